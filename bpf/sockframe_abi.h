@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contract between sockframe's generated BPF programs and its C++ core:
+ * per-connection state layout, error codes and the names of maps and programs.
+ * Included by BPF C, by the host build of generated parsers and by C++.
+ */
+#ifndef SOCKFRAME_ABI_H
+#define SOCKFRAME_ABI_H
+
+#include <linux/types.h>
+
+/* Framing errors; the same numbers name the same rules in the userspace framer. */
+#define SF_ERR_NONE 0
+#define SF_ERR_TOO_LONG 1     /* length field gives a total above max_message */
+#define SF_ERR_TOO_SHORT 2    /* length field gives a total below the minimum */
+#define SF_ERR_NO_DELIMITER 3 /* no delimiter within max_message bytes */
+#define SF_ERR_NO_STATE 100   /* socket has no sf_conns entry (core bug) */
+
+/*
+ * Per-connection state, keyed by the socket cookie of the application's socket.
+ * The core creates the entry before the socket joins the map; BPF only updates it.
+ * Parser and verdict for one socket never run concurrently (strparser serialises them).
+ */
+struct sf_conn {
+	__u64 forwarded;   /* bytes of whole messages the verdict redirected to the core */
+	__u64 batches;     /* verdict calls (one per redirected batch of messages) */
+	__u64 parser_calls;
+	__u64 need;        /* total length of the message being assembled, 0 if unknown */
+	__u64 error_value; /* the value that broke the rule (a total length, a limit) */
+	__u32 scan_pos;    /* delimiter scan: bytes of the current message already scanned */
+	__s32 error;       /* SF_ERR_*, set once; parsing stops after it */
+	/* Parser-private working state of one call. It lives in the map value, not on
+	 * the stack, because the verifier tracks stack values exactly and a scan loop
+	 * over them never converges; map values are opaque to it. */
+	struct {
+		__u64 avail, pos, msg_start, maxb;
+		__u32 found, single;
+		__s32 err;
+		__u32 pad;
+	} scratch;
+};
+
+#define SF_MAP_SOCKETS "sf_sockets" /* SOCKHASH cookie -> app socket; parser + verdict */
+#define SF_MAP_TARGETS "sf_targets" /* SOCKHASH cookie -> delivery socket; no programs */
+#define SF_MAP_CONNS "sf_conns"     /* HASH cookie -> struct sf_conn */
+#define SF_PROG_PARSER "sf_parser"
+#define SF_PROG_VERDICT "sf_verdict"
+
+#endif

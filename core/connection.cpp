@@ -1,0 +1,112 @@
+#include "connection.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace sockframe {
+
+// Reads this large, whatever the message size: the split happens in userspace.
+constexpr size_t kReadSize = 64 * 1024;
+
+Connection::Connection(std::shared_ptr<const Description> d, int socket, const char* mode)
+    : desc_(std::move(d)), socket_(socket), framer_(*desc_), mode_(mode) {}
+
+Connection::~Connection() {
+    if (socket_ >= 0) close(socket_);
+}
+
+Receiver::~Receiver() = default;
+
+void Connection::wait_readable() {
+    pollfd p{poll_fd(), POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    stats_.wakeups++;
+}
+
+Received Connection::receive() {
+    for (;;) {
+        auto r = framer_.next();
+        if (r.status == UserspaceFramer::Status::message) {
+            stats_.messages++;
+            stats_.bytes += r.message.bytes.size();
+            return {ReceiveStatus::message, r.message, nullptr};
+        }
+        if (r.status == UserspaceFramer::Status::error) return {ReceiveStatus::error, {}, r.error};
+        if (final_error_) return {ReceiveStatus::error, {}, &*final_error_};
+        if (ended_) return {ReceiveStatus::end, {}, nullptr};
+
+        ReadResult got = read_some(framer_.write_space(kReadSize));
+        switch (got.kind) {
+        case ReadResult::data:
+            stats_.reads++;
+            framer_.commit(got.bytes);
+            break;
+        case ReadResult::would_block:
+            if (nonblocking_) return {ReceiveStatus::would_block, {}, nullptr};
+            wait_readable();
+            break;
+        case ReadResult::end:
+            if (auto e = framer_.finish()) final_error_ = *e;
+            else ended_ = true;
+            break;
+        case ReadResult::failed:
+            final_error_ = got.error;
+            break;
+        }
+    }
+}
+
+ReceiveStatus Connection::receive_batch(std::vector<Message>& out, size_t max) {
+    out.clear();
+    Received first = receive();
+    if (first.status != ReceiveStatus::message) return first.status;
+    out.push_back(first.message);
+    // Further whole messages already buffered: no system call.
+    while (out.size() < max) {
+        auto r = framer_.next();
+        if (r.status != UserspaceFramer::Status::message) break;
+        stats_.messages++;
+        stats_.bytes += r.message.bytes.size();
+        out.push_back(r.message);
+    }
+    return ReceiveStatus::message;
+}
+
+namespace {
+
+class UserspaceConnection final : public Connection {
+public:
+    UserspaceConnection(std::shared_ptr<const Description> d, int fd) : Connection(std::move(d), fd, "userspace") {}
+    int poll_fd() const override { return socket_; }
+
+protected:
+    ReadResult read_some(std::span<uint8_t> into) override {
+        for (;;) {
+            ssize_t n = recv(socket_, into.data(), into.size(), MSG_DONTWAIT);
+            if (n > 0) return {ReadResult::data, static_cast<size_t>(n)};
+            if (n == 0) return {ReadResult::end};
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
+            return {ReadResult::failed, 0, make_connection_error(offset(), std::string("receive failed: ") + strerror(errno))};
+        }
+    }
+};
+
+class UserspaceReceiver final : public Receiver {
+public:
+    explicit UserspaceReceiver(std::shared_ptr<const Description> d) : Receiver(std::move(d)) {}
+    std::unique_ptr<Connection> adopt(int fd) override { return std::make_unique<UserspaceConnection>(desc_, fd); }
+    const char* mode() const override { return "userspace"; }
+};
+
+}  // namespace
+
+std::unique_ptr<Receiver> make_userspace_receiver(std::shared_ptr<const Description> d) {
+    return std::make_unique<UserspaceReceiver>(std::move(d));
+}
+
+}  // namespace sockframe

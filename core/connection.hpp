@@ -1,0 +1,102 @@
+// Receiving: one accepted socket, read as a sequence of whole messages.
+// The same interface serves the kernel path and the userspace framer, so a
+// server switches between them with one option.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "framing_error.hpp"
+#include "userspace_framer.hpp"
+
+namespace sockframe {
+
+enum class ReceiveStatus {
+    message,      // `message` holds one whole message
+    would_block,  // non-blocking mode: nothing whole yet; wait for poll_fd()
+    error,        // framing or connection error; every message before it was delivered
+    end,          // the peer closed after a whole message
+};
+
+struct Received {
+    ReceiveStatus status = ReceiveStatus::would_block;
+    Message message;                      // status == message
+    const FramingError* error = nullptr;  // status == error; valid while the connection lives
+};
+
+struct ConnectionStats {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+    uint64_t reads = 0;    // read system calls that returned data
+    uint64_t wakeups = 0;  // waits for readiness (blocking mode) that returned
+};
+
+class Connection {
+public:
+    virtual ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // The next whole message, exactly as on the wire. Its bytes stay valid until
+    // the next receive call on this connection. Blocks unless non-blocking.
+    Received receive();
+    // Every whole message already read, up to `max` (at least one, or another status).
+    // Views stay valid until the next receive call.
+    ReceiveStatus receive_batch(std::vector<Message>& out, size_t max = 1024);
+
+    void set_nonblocking(bool on) { nonblocking_ = on; }
+    // Poll or epoll this for readability; then call receive() until would_block.
+    virtual int poll_fd() const = 0;
+    // The application's own socket: write replies here.
+    int socket() const { return socket_; }
+    const char* mode() const { return mode_; }
+    const ConnectionStats& stats() const { return stats_; }
+    // Stream offset of the next message to be delivered.
+    uint64_t offset() const { return framer_.stream_offset(); }
+
+protected:
+    Connection(std::shared_ptr<const Description> d, int socket, const char* mode);
+
+    struct ReadResult {
+        enum Kind { data, would_block, end, failed } kind;
+        size_t bytes = 0;
+        FramingError error{};
+    };
+    // Reads what is available without blocking.
+    virtual ReadResult read_some(std::span<uint8_t> into) = 0;
+
+    std::shared_ptr<const Description> desc_;
+    int socket_;
+
+private:
+    void wait_readable();
+
+    UserspaceFramer framer_;
+    const char* mode_;
+    bool nonblocking_ = false;
+    bool ended_ = false;
+    std::optional<FramingError> final_error_;
+    ConnectionStats stats_;
+};
+
+// Creates connections for accepted sockets, on one path or the other.
+class Receiver {
+public:
+    virtual ~Receiver();
+    // Takes ownership of an established TCP socket (it is closed with the connection).
+    virtual std::unique_ptr<Connection> adopt(int fd) = 0;
+    virtual const char* mode() const = 0;
+    const Description& description() const { return *desc_; }
+
+protected:
+    explicit Receiver(std::shared_ptr<const Description> d) : desc_(std::move(d)) {}
+    std::shared_ptr<const Description> desc_;
+};
+
+// The userspace framer behind the same interface: no privileges needed.
+std::unique_ptr<Receiver> make_userspace_receiver(std::shared_ptr<const Description> d);
+
+}  // namespace sockframe

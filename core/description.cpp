@@ -1,0 +1,289 @@
+#include "description.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace sockframe {
+
+DescriptionError::DescriptionError(std::string source, uint32_t line, uint32_t column,
+                                   std::string key, std::string problem)
+    : std::runtime_error(source + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " +
+                         key + ": " + problem),
+      source_(std::move(source)), line_(line), column_(column), key_(std::move(key)),
+      problem_(std::move(problem)) {}
+
+std::string Description::symbol() const {
+    std::string s = name;
+    std::replace(s.begin(), s.end(), '-', '_');
+    return s;
+}
+
+std::string escape_bytes(std::string_view bytes) {
+    std::string out;
+    for (unsigned char c : bytes) {
+        switch (c) {
+        case '\r': out += "\\r"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\\': out += "\\\\"; break;
+        case '"': out += "\\\""; break;
+        default:
+            if (c >= 0x20 && c < 0x7f) {
+                out += static_cast<char>(c);
+            } else {
+                char buf[5];
+                std::snprintf(buf, sizeof buf, "\\x%02x", c);
+                out += buf;
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+constexpr uint64_t kSmallLimit = 1ULL << 30;  // offsets, headers, scales
+
+// Reads one table's keys with positions, so every complaint can point at its line.
+class TableReader {
+public:
+    TableReader(const toml::table& table, std::string prefix, const std::string& source)
+        : table_(table), prefix_(std::move(prefix)), source_(source) {}
+
+    [[noreturn]] void fail(const toml::node* at, std::string_view key, std::string problem) const {
+        const auto& src = (at ? at->source() : table_.source()).begin;
+        uint32_t line = src.line ? src.line : 1, column = src.column ? src.column : 1;
+        throw DescriptionError(source_, line, column, prefix_ + std::string(key), std::move(problem));
+    }
+
+    void allow_only(std::initializer_list<std::string_view> keys) const {
+        for (const auto& [k, v] : table_) {
+            if (std::find(keys.begin(), keys.end(), k.str()) != keys.end()) continue;
+            std::string allowed;
+            for (auto a : keys) allowed += (allowed.empty() ? "" : ", ") + std::string(a);
+            fail(&v, k.str(), "unknown key; allowed keys: " + allowed);
+        }
+    }
+
+    const toml::node* find(std::string_view key) const { return table_.get(key); }
+
+    std::optional<uint64_t> integer(std::string_view key, uint64_t lo, uint64_t hi,
+                                    std::string_view allowed) const {
+        const toml::node* n = find(key);
+        if (!n) return std::nullopt;
+        auto v = n->value_exact<int64_t>();
+        if (!v) fail(n, key, "must be an integer; allowed: " + std::string(allowed));
+        if (*v < 0 || static_cast<uint64_t>(*v) < lo || static_cast<uint64_t>(*v) > hi)
+            fail(n, key, std::to_string(*v) + " is out of range; allowed: " + std::string(allowed));
+        return static_cast<uint64_t>(*v);
+    }
+
+    std::optional<std::string> string(std::string_view key) const {
+        const toml::node* n = find(key);
+        if (!n) return std::nullopt;
+        auto v = n->value_exact<std::string>();
+        if (!v) fail(n, key, "must be a string");
+        return *v;
+    }
+
+    const toml::table& table() const { return table_; }
+
+private:
+    const toml::table& table_;
+    std::string prefix_;
+    const std::string& source_;
+};
+
+std::string range_text(uint64_t lo, uint64_t hi) {
+    return "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+}
+
+// One line of printable text, bounded: it ends up in comments and log lines.
+void check_one_line(const TableReader& r, std::string_view key, const std::string& value) {
+    if (value.size() > 200) r.fail(r.find(key), key, "is longer than 200 characters");
+    for (unsigned char c : value)
+        if (c < 0x20 || c == 0x7f)
+            r.fail(r.find(key), key, "must be one line of printable text (found a control character)");
+}
+
+LengthField read_length(const TableReader& r) {
+    r.allow_only({"offset", "width", "byte_order", "header", "scale", "mask", "shift", "min_message"});
+    LengthField f;
+    f.offset = static_cast<uint32_t>(r.integer("offset", 0, 65535, range_text(0, 65535)).value_or(0));
+    auto width = r.integer("width", 1, 8, "1, 2, 3, 4 or 8");
+    if (!width) r.fail(nullptr, "width", "is required; allowed: 1, 2, 3, 4 or 8");
+    if (*width == 5 || *width == 6 || *width == 7)
+        r.fail(r.find("width"), "width", std::to_string(*width) + " is not allowed; allowed: 1, 2, 3, 4 or 8");
+    f.width = static_cast<uint32_t>(*width);
+    if (auto bo = r.string("byte_order")) {
+        if (*bo == "big") f.byte_order = ByteOrder::big;
+        else if (*bo == "little") f.byte_order = ByteOrder::little;
+        else r.fail(r.find("byte_order"), "byte_order", "\"" + escape_bytes(*bo) + "\" is not allowed; allowed: \"big\" or \"little\"");
+    }
+    f.header = r.integer("header", 0, kSmallLimit, range_text(0, kSmallLimit)).value_or(f.field_end());
+    f.scale = r.integer("scale", 1, kSmallLimit, range_text(1, kSmallLimit)).value_or(1);
+    uint64_t field_bits = f.width * 8;
+    uint64_t all_bits = field_bits == 64 ? ~0ULL : ((1ULL << field_bits) - 1);
+    if (const toml::node* m = r.find("mask")) {
+        auto v = m->value_exact<int64_t>();
+        std::string allowed = "a non-zero integer that fits in the field's " + std::to_string(field_bits) + " bits";
+        if (!v) r.fail(m, "mask", "must be an integer; allowed: " + allowed);
+        uint64_t mask = static_cast<uint64_t>(*v);
+        if (mask == 0 || (mask & ~all_bits) != 0)
+            r.fail(m, "mask", "0x" + [&] { std::ostringstream o; o << std::hex << mask; return o.str(); }() +
+                                  " does not fit; allowed: " + allowed);
+        f.mask = mask;
+        f.has_mask = true;
+    } else {
+        f.mask = all_bits;
+    }
+    f.shift = static_cast<uint32_t>(
+        r.integer("shift", 0, field_bits - 1, range_text(0, field_bits - 1)).value_or(0));
+    f.min_message = r.integer("min_message", 0, kMaxMessageLimit, range_text(0, kMaxMessageLimit)).value_or(0);
+    return f;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+Delimiter read_delimiter(const TableReader& r) {
+    r.allow_only({"text", "hex"});
+    auto text = r.string("text");
+    auto hex = r.string("hex");
+    if (text && hex) r.fail(r.find("hex"), "hex", "give either text or hex, not both");
+    if (!text && !hex) r.fail(nullptr, "text", "is required (or hex); allowed: 1-16 ASCII characters, or hex = 1-16 bytes as hex digits");
+    Delimiter d;
+    if (text) {
+        for (unsigned char c : *text)
+            if (c == 0 || c > 0x7f)
+                r.fail(r.find("text"), "text", "must be ASCII without NUL; use hex = \"...\" for other bytes");
+        d.bytes = *text;
+    } else {
+        const std::string& h = *hex;
+        if (h.size() % 2 != 0) r.fail(r.find("hex"), "hex", "needs an even number of hex digits");
+        for (size_t i = 0; i < h.size(); i += 2) {
+            int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
+            if (hi < 0 || lo < 0) r.fail(r.find("hex"), "hex", "\"" + escape_bytes(h) + "\" is not hex; allowed: digits 0-9, a-f");
+            d.bytes += static_cast<char>(hi * 16 + lo);
+        }
+    }
+    if (d.bytes.empty() || d.bytes.size() > 16) {
+        const char* key = text ? "text" : "hex";
+        r.fail(r.find(key), key, std::to_string(d.bytes.size()) + " bytes is not allowed; allowed: 1 to 16 bytes");
+    }
+    return d;
+}
+
+bool valid_name(const std::string& n) {
+    if (n.empty() || n.size() > 48 || n[0] < 'a' || n[0] > 'z') return false;
+    return std::all_of(n.begin(), n.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
+}  // namespace
+
+Description parse_description(std::string_view toml_text, std::string_view source_name) {
+    std::string source(source_name);
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source_name);
+    } catch (const toml::parse_error& e) {
+        const auto& b = e.source().begin;
+        throw DescriptionError(source, b.line ? b.line : 1, b.column ? b.column : 1, "syntax",
+                               std::string(e.description()));
+    }
+    TableReader r(root, "", source);
+    r.allow_only({"name", "summary", "reference", "max_message", "length", "delimiter"});
+
+    Description d;
+    d.source_name = source;
+    d.source_text = std::string(toml_text);
+    auto name = r.string("name");
+    if (!name) r.fail(nullptr, "name", "is required; allowed: [a-z][a-z0-9-]*, at most 48 characters");
+    if (!valid_name(*name))
+        r.fail(r.find("name"), "name", "\"" + escape_bytes(*name) + "\" is not allowed; allowed: [a-z][a-z0-9-]*, at most 48 characters");
+    d.name = *name;
+    d.summary = r.string("summary").value_or("");
+    check_one_line(r, "summary", d.summary);
+    d.reference = r.string("reference").value_or("");
+    check_one_line(r, "reference", d.reference);
+    auto max = r.integer("max_message", 1, kMaxMessageLimit, range_text(1, kMaxMessageLimit));
+    if (!max) r.fail(nullptr, "max_message", "is required; allowed: " + range_text(1, kMaxMessageLimit));
+    d.max_message = *max;
+
+    const toml::node* length = r.find("length");
+    const toml::node* delim = r.find("delimiter");
+    if (length && delim) r.fail(delim, "delimiter", "give exactly one of [length] or [delimiter], not both");
+    if (!length && !delim) r.fail(nullptr, "length", "is required: give exactly one of [length] or [delimiter]");
+    if (length) {
+        if (!length->is_table()) r.fail(length, "length", "must be a table: [length]");
+        TableReader lr(*length->as_table(), "length.", source);
+        LengthField f = read_length(lr);
+        if (f.min_message > d.max_message)
+            lr.fail(lr.find("min_message"), "min_message", "is above max_message = " + std::to_string(d.max_message));
+        if (f.field_end() > d.max_message)
+            lr.fail(lr.find("offset") ? lr.find("offset") : lr.find("width"), "offset",
+                    "the field ends at byte " + std::to_string(f.field_end()) + ", beyond max_message = " + std::to_string(d.max_message));
+        d.framing = f;
+    } else {
+        if (!delim->is_table()) r.fail(delim, "delimiter", "must be a table: [delimiter]");
+        TableReader dr(*delim->as_table(), "delimiter.", source);
+        Delimiter del = read_delimiter(dr);
+        if (del.bytes.size() > d.max_message)
+            r.fail(r.find("max_message"), "max_message", "is shorter than the delimiter");
+        d.framing = del;
+    }
+    return d;
+}
+
+Description load_description_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw DescriptionError(path, 1, 1, "file", "cannot be read");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_description(text.str(), path);
+}
+
+std::string explain(const Description& d) {
+    std::ostringstream o;
+    o << d.name;
+    if (!d.summary.empty()) o << ": " << d.summary;
+    if (!d.reference.empty()) o << " (" << d.reference << ")";
+    o << "\n";
+    if (d.is_length()) {
+        const LengthField& f = d.length();
+        o << "Each message starts with a length field: " << f.width << "-byte unsigned"
+          << (f.width > 1 ? (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian") : "")
+          << " integer at byte " << f.offset << ".\n";
+        if (f.has_mask || f.shift) {
+            o << "The field is masked with 0x" << std::hex << f.mask << std::dec;
+            if (f.shift) o << " and shifted right by " << f.shift;
+            o << ".\n";
+        }
+        o << "Message size = " << f.header;
+        if (f.scale != 1) o << " + " << f.scale << " * value"; else o << " + value";
+        o << " bytes" << (f.header == 0 ? " (the length counts the whole message)" : "") << ".\n";
+        o << "A size below " << f.effective_min() << " or above " << d.max_message
+          << " bytes is a framing error; the connection stops there.\n";
+    } else {
+        o << "Each message ends with the " << d.delimiter().bytes.size() << "-byte delimiter \""
+          << escape_bytes(d.delimiter().bytes) << "\", included in the message.\n";
+        o << "No delimiter within " << d.max_message
+          << " bytes of a message's start is a framing error; the connection stops there.\n";
+        o << "The kernel parser scans each byte once: it resumes where the previous call stopped.\n";
+    }
+    o << "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
+         "to a delivery socket and split again in userspace.\n";
+    return o.str();
+}
+
+}  // namespace sockframe

@@ -1,0 +1,52 @@
+#include "framing_error.hpp"
+
+namespace sockframe {
+
+const char* kind_name(FramingErrorKind kind) {
+    switch (kind) {
+    case FramingErrorKind::too_long: return "too_long";
+    case FramingErrorKind::too_short: return "too_short";
+    case FramingErrorKind::no_delimiter: return "no_delimiter";
+    case FramingErrorKind::truncated: return "truncated";
+    case FramingErrorKind::connection: return "connection";
+    case FramingErrorKind::kernel: return "kernel";
+    }
+    return "unknown";
+}
+
+FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t value,
+                        uint64_t offset, uint64_t needed) {
+    FramingError e{kind, value, needed, offset, {}};
+    std::string at = " at stream offset " + std::to_string(offset);
+    switch (kind) {
+    case FramingErrorKind::too_long:
+        e.message = "length field gives a " + std::to_string(value) + "-byte message, above max_message " +
+                    std::to_string(d.max_message) + at;
+        break;
+    case FramingErrorKind::too_short:
+        e.message = "length field gives a " + std::to_string(value) + "-byte message, below the minimum " +
+                    std::to_string(d.is_length() ? d.length().effective_min() : 0) + at;
+        break;
+    case FramingErrorKind::no_delimiter:
+        e.message = "no delimiter \"" + escape_bytes(d.is_length() ? "" : d.delimiter().bytes) +
+                    "\" within max_message " + std::to_string(d.max_message) + " bytes" + at;
+        break;
+    case FramingErrorKind::truncated:
+        e.message = needed ? "truncated message (" + std::to_string(value) + " of " + std::to_string(needed) + " bytes)" + at
+                           : "truncated message (" + std::to_string(value) + " bytes, end not seen)" + at;
+        break;
+    case FramingErrorKind::connection:
+    case FramingErrorKind::kernel:
+        e.message = "framing stopped" + at;
+        break;
+    }
+    return e;
+}
+
+FramingError make_connection_error(uint64_t offset, std::string what) {
+    FramingError e{FramingErrorKind::connection, 0, 0, offset, {}};
+    e.message = what + " at stream offset " + std::to_string(offset);
+    return e;
+}
+
+}  // namespace sockframe

@@ -1,0 +1,37 @@
+// Framing errors and their wording, shared by the kernel path and the userspace
+// framer so both report the same rule, value and stream offset in the same words.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "description.hpp"
+
+namespace sockframe {
+
+enum class FramingErrorKind {
+    too_long = 1,      // SF_ERR_TOO_LONG
+    too_short = 2,     // SF_ERR_TOO_SHORT
+    no_delimiter = 3,  // SF_ERR_NO_DELIMITER
+    truncated = 10,    // peer closed inside a message
+    connection = 11,   // reset, I/O error
+    kernel = 12,       // the kernel path failed in a way the parser did not report
+};
+
+struct FramingError {
+    FramingErrorKind kind = FramingErrorKind::kernel;
+    uint64_t value = 0;   // offending total, or bytes held for `truncated`
+    uint64_t needed = 0;  // truncated: full length if known, else 0
+    uint64_t offset = 0;  // stream offset of the message the error is about
+    std::string message;  // human text, see describe()
+};
+
+// Builds the error with its standard text.
+FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t value,
+                        uint64_t offset, uint64_t needed = 0);
+FramingError make_connection_error(uint64_t offset, std::string what);
+
+// Name of the rule, as printed and as in JSON ("too_long", ...).
+const char* kind_name(FramingErrorKind kind);
+
+}  // namespace sockframe

@@ -1,0 +1,298 @@
+#include "kernel_receiver.hpp"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+#include "../bpf/sockframe_abi.h"
+
+namespace sockframe {
+namespace {
+
+// include/net/tcp_states.h (not exported next to linux/tcp.h's tcp_info)
+enum TcpState { kEstablished = 1, kTimeWait = 6, kCloseWait = 8, kLastAck = 9, kClosing = 11 };
+
+[[noreturn]] void sys_fail(const std::string& what) {
+    throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+struct Fd {
+    int fd = -1;
+    Fd() = default;
+    explicit Fd(int f) : fd(f) {}
+    Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+    Fd& operator=(Fd&& o) noexcept {
+        std::swap(fd, o.fd);
+        return *this;
+    }
+    ~Fd() {
+        if (fd >= 0) close(fd);
+    }
+    int release() {
+        int f = fd;
+        fd = -1;
+        return f;
+    }
+};
+
+// Everything connections share with the receiver; kept alive by each of them.
+struct KernelShared {
+    std::shared_ptr<const Description> desc;
+    std::unique_ptr<BpfParserProgram> program;
+    LoadOptions options;
+    Fd listener;  // loopback listener that delivery pairs connect through
+    sockaddr_in listener_addr{};
+    std::mutex mutex;
+};
+
+// The delivery pair: the verdict redirects into A (egress); the core reads its peer B.
+void make_delivery_pair(KernelShared& k, Fd& a, Fd& b) {
+    a = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (a.fd < 0) sys_fail("delivery socket");
+    int one = 1;
+    setsockopt(a.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(a.fd, reinterpret_cast<sockaddr*>(&k.listener_addr), sizeof k.listener_addr) != 0)
+        sys_fail("connecting the delivery pair");
+    sockaddr_in a_local{};
+    socklen_t len = sizeof a_local;
+    getsockname(a.fd, reinterpret_cast<sockaddr*>(&a_local), &len);
+    // Only our own A may become B: anything else on the loopback listener is refused.
+    for (int tries = 0; tries < 64; tries++) {
+        sockaddr_in peer{};
+        len = sizeof peer;
+        Fd c(accept4(k.listener.fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC));
+        if (c.fd < 0) sys_fail("accepting the delivery pair");
+        if (peer.sin_port == a_local.sin_port && peer.sin_addr.s_addr == a_local.sin_addr.s_addr) {
+            b = std::move(c);
+            return;
+        }
+    }
+    throw std::runtime_error("delivery pair: the loopback listener is flooded by other connections");
+}
+
+uint64_t socket_cookie(int fd) {
+    uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) sys_fail("SO_COOKIE");
+    return cookie;
+}
+
+// strparser refuses a message (or batch) larger than the socket's receive buffer.
+void ensure_receive_buffer(int fd, uint64_t needed) {
+    int have = 0;
+    socklen_t len = sizeof have;
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len);
+    if (static_cast<uint64_t>(have) >= needed) return;
+    int want = static_cast<int>(needed / 2 + 1);  // the kernel doubles what is set
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len);
+    if (static_cast<uint64_t>(have) < needed)
+        throw std::runtime_error("socket receive buffer is " + std::to_string(have) + " bytes but max_message needs " +
+                                 std::to_string(needed) + ": raise net.core.rmem_max or run with CAP_NET_ADMIN");
+}
+
+class KernelConnection final : public Connection {
+public:
+    KernelConnection(std::shared_ptr<KernelShared> k, int s, Fd a, Fd b, uint64_t cookie)
+        : Connection(k->desc, s, "kernel"), k_(std::move(k)), a_(std::move(a)), b_(std::move(b)), cookie_(cookie) {
+        epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+        epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.fd = b_.fd;
+        epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, b_.fd, &e);
+        // The app socket only signals trouble: its data never becomes readable here.
+        e.events = EPOLLRDHUP | EPOLLERR | EPOLLHUP;
+        e.data.fd = s;
+        epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, s, &e);
+    }
+
+    ~KernelConnection() override {
+        // Parser first, so nothing more is redirected into a closing pair.
+        bpf_map_delete_elem(k_->program->sockets_map(), &cookie_);
+        bpf_map_delete_elem(k_->program->targets_map(), &cookie_);
+        bpf_map_delete_elem(k_->program->conns_map(), &cookie_);
+    }
+
+    int poll_fd() const override { return epoll_.fd; }
+
+protected:
+    ReadResult read_some(std::span<uint8_t> into) override {
+        for (;;) {
+            ssize_t n = recv(b_.fd, into.data(), into.size(), MSG_DONTWAIT);
+            if (n > 0) {
+                received_ += static_cast<uint64_t>(n);
+                return {ReadResult::data, static_cast<size_t>(n)};
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+                return fail_kernel("the delivery socket failed");
+            return settle();
+        }
+    }
+
+private:
+    sf_conn state() const {
+        sf_conn st{};
+        bpf_map_lookup_elem(k_->program->conns_map(), &cookie_, &st);
+        return st;
+    }
+
+    ReadResult fail_kernel(const std::string& what) {
+        FramingError e{FramingErrorKind::kernel, 0, 0, received_, what + " at stream offset " + std::to_string(received_)};
+        return {ReadResult::failed, 0, e};
+    }
+
+    // Nothing to read on B: is the stream still going, or did it stop on S?
+    ReadResult settle() {
+        if (!trouble_) {
+            pollfd p{socket_, POLLRDHUP, 0};
+            if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLERR | POLLHUP))) return {ReadResult::would_block};
+            trouble_ = true;
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt(socket_, SOL_SOCKET, SO_ERROR, &err, &len);
+            socket_error_ = err;
+            // Stop level-triggered hang-up events from spinning the caller while B drains.
+            epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, socket_, nullptr);
+            wait_parser_idle();
+        }
+        sf_conn st = state();
+        if (received_ < st.forwarded) return {ReadResult::would_block};  // still crossing the pair
+        if (received_ > st.forwarded) return fail_kernel("delivery socket carried more than was framed");
+        if (st.error) {
+            auto kind = static_cast<FramingErrorKind>(st.error);
+            if (st.error == SF_ERR_NO_STATE) return fail_kernel("socket had no framing state");
+            return {ReadResult::failed, 0, make_error(*desc_, kind, st.error_value, st.forwarded)};
+        }
+        if (socket_error_ == ECONNRESET || socket_error_ == EPIPE)
+            return {ReadResult::failed, 0, make_connection_error(st.forwarded, "connection reset by peer")};
+        if (socket_error_)
+            return fail_kernel(std::string("kernel framing stopped: ") + std::strerror(socket_error_));
+        uint64_t held = bytes_received() - st.forwarded;
+        if (held) return {ReadResult::failed, 0, make_error(*desc_, FramingErrorKind::truncated, held, st.forwarded, st.need)};
+        return {ReadResult::end};
+    }
+
+    // After a hang-up, strparser may still be taking the last bytes off S.
+    void wait_parser_idle() {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        int queued = 0;
+        while (ioctl(socket_, SIOCINQ, &queued) == 0 && queued > 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+
+    // Payload bytes the peer sent. tcpi_bytes_received also counts a FIN's sequence number.
+    uint64_t bytes_received() const {
+        tcp_info info{};
+        socklen_t len = sizeof info;
+        if (getsockopt(socket_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+        bool fin = info.tcpi_state == kCloseWait || info.tcpi_state == kLastAck ||
+                   info.tcpi_state == kClosing || info.tcpi_state == kTimeWait;
+        return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received ? 1 : 0);
+    }
+
+    std::shared_ptr<KernelShared> k_;
+    Fd a_, b_, epoll_;
+    uint64_t cookie_;
+    uint64_t received_ = 0;  // bytes read from B
+    bool trouble_ = false;
+    int socket_error_ = 0;
+};
+
+class KernelReceiver final : public Receiver {
+public:
+    KernelReceiver(std::shared_ptr<KernelShared> k) : Receiver(k->desc), k_(std::move(k)) {}
+    const char* mode() const override { return "kernel"; }
+
+    std::unique_ptr<Connection> adopt(int fd) override {
+        Fd s(fd);
+        int type = 0;
+        socklen_t len = sizeof type;
+        tcp_info info{};
+        socklen_t ilen = sizeof info;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &ilen) != 0)
+            throw std::invalid_argument("the kernel path frames TCP sockets only");
+        // A peer that already sent everything and closed can't join a sockmap
+        // (established sockets only); its bytes are all queued, so frame them here.
+        if (info.tcpi_state == kCloseWait) return make_userspace_receiver(desc_)->adopt(s.release());
+        if (info.tcpi_state != kEstablished)
+            throw std::invalid_argument("the kernel path frames established TCP sockets only");
+        uint64_t batch = k_->options.batch_max_bytes;
+        ensure_receive_buffer(fd, std::max<uint64_t>(desc_->max_message, batch) + 4096);
+
+        std::lock_guard<std::mutex> lock(k_->mutex);
+        Fd a, b;
+        make_delivery_pair(*k_, a, b);
+        uint64_t cookie = socket_cookie(fd);
+        const BpfParserProgram& p = *k_->program;
+        sf_conn zero{};
+        if (bpf_map_update_elem(p.conns_map(), &cookie, &zero, BPF_ANY) != 0)
+            throw_map_error("framing state");
+        uint64_t target = static_cast<uint64_t>(a.fd);
+        if (bpf_map_update_elem(p.targets_map(), &cookie, &target, BPF_ANY) != 0) {
+            int e = errno;
+            bpf_map_delete_elem(p.conns_map(), &cookie);
+            errno = e;
+            throw_map_error("delivery socket");
+        }
+        // Last: from here on the parser runs, and its target already exists.
+        uint64_t source = static_cast<uint64_t>(fd);
+        if (bpf_map_update_elem(p.sockets_map(), &cookie, &source, BPF_NOEXIST) != 0) {
+            int e = errno;
+            bpf_map_delete_elem(p.targets_map(), &cookie);
+            bpf_map_delete_elem(p.conns_map(), &cookie);
+            errno = e;
+            throw_map_error("application socket");
+        }
+        return std::make_unique<KernelConnection>(k_, s.release(), std::move(a), std::move(b), cookie);
+    }
+
+private:
+    [[noreturn]] void throw_map_error(const char* what) const {
+        if (errno == E2BIG || errno == ENOSPC || errno == ENOMEM)
+            throw std::runtime_error(std::string("cannot add the ") + what + " to the sockmap: it is full (" +
+                                     std::to_string(k_->program->max_connections()) +
+                                     " connections); raise --max-connections");
+        sys_fail(std::string("adding the ") + what + " to the sockmap");
+    }
+
+    std::shared_ptr<KernelShared> k_;
+};
+
+}  // namespace
+
+std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d, std::span<const uint8_t> object,
+                                               const LoadOptions& options, KernelReceiverInfo* info) {
+    auto k = std::make_shared<KernelShared>();
+    k->desc = d;
+    k->options = options;
+    k->program = std::make_unique<BpfParserProgram>(object, d->symbol(), options);
+    if (info) *info = {k->program->load_ms(), k->program->verified_insns()};
+    k->listener = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (k->listener.fd < 0) sys_fail("delivery listener");
+    k->listener_addr.sin_family = AF_INET;
+    k->listener_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof k->listener_addr;
+    if (bind(k->listener.fd, reinterpret_cast<sockaddr*>(&k->listener_addr), len) != 0 ||
+        listen(k->listener.fd, 64) != 0 ||
+        getsockname(k->listener.fd, reinterpret_cast<sockaddr*>(&k->listener_addr), &len) != 0)
+        sys_fail("delivery listener on 127.0.0.1");
+    return std::make_unique<KernelReceiver>(std::move(k));
+}
+
+}  // namespace sockframe

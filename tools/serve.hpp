@@ -1,0 +1,24 @@
+// `sockframe serve`: accept connections and print (or echo) every framed message.
+#pragma once
+
+#include <string>
+
+#include "description.hpp"
+#include "output.hpp"
+#include "receiver.hpp"
+
+namespace sockframe::cli {
+
+struct ServeOptions {
+    std::string listen = "127.0.0.1:5353";
+    Format format = Format::text;
+    bool echo = false;
+    bool quiet = false;            // no per-message lines (benchmarks)
+    unsigned max_connections = 1024;
+    unsigned long long exit_after = 0;  // stop after this many messages (0: run until a signal)
+    ReceiverOptions receiver;
+};
+
+int serve(const Description& d, const ServeOptions& o);
+
+}  // namespace sockframe::cli
