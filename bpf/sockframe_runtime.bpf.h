@@ -140,14 +140,15 @@ static long sf_scan_step(__u32 i, void *data)
 	__u32 j;
 
 	(void)i;
-	if (s->pos >= s->avail)
-		return 1;
-	/* Every position that could end a message within SF_MAX_MESSAGE was tested. */
+	/* Every position that could end a message within SF_MAX_MESSAGE was tested.
+	 * Checked before the end of data: the scan may stop exactly there. */
 	if (s->pos - s->msg_start > SF_MAX_MESSAGE - SF_DELIM_LEN) {
 		if (!s->found)
 			s->err = SF_ERR_NO_DELIMITER;
 		return 1;
 	}
+	if (s->pos >= s->avail)
+		return 1;
 	want = s->avail - s->pos;
 	if (want > SF_CHUNK + SF_DELIM_LEN - 1)
 		want = SF_CHUNK + SF_DELIM_LEN - 1;
