@@ -6,13 +6,16 @@
 namespace sockframe {
 namespace {
 
-// Comment-safe text: printable ASCII kept, "*/" broken, everything else escaped.
+// Comment-safe text: printable ASCII kept, "*/" and "/*" broken, everything else escaped.
 std::string comment_safe(std::string_view text) {
     std::string out;
     for (size_t i = 0; i < text.size(); i++) {
         unsigned char c = static_cast<unsigned char>(text[i]);
         if (c == '*' && i + 1 < text.size() && text[i + 1] == '/') {
             out += "*\\/";
+            i++;
+        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
+            out += "/\\*";  // clang -Wcomment rejects a nested opener
             i++;
         } else if (c == '\t') {
             out += "    ";
