@@ -131,16 +131,19 @@ class Run:
         return "\n".join(lines)
 
     def late_messages(self):
-        """Messages printed only once the client had been stopped or had exited:
-        sockframe held them until the connection closed."""
-        end = getattr(self, "timing", (0, None))[1]
-        if end is None:
-            return []
-        return [r for r in self.records if "hex" in r and r["_t"] >= end - 0.05]
+        """Messages printed only together with their connection's "closed" event
+        although the client had been connected for a while: sockframe held them
+        until the connection closed instead of framing them when they arrived."""
+        start = getattr(self, "timing", (None, None))[0]
+        closed = {r["conn"]: r["_t"] for r in self.records if r.get("event") == "closed"}
+        return [r for r in self.records if "hex" in r and r["conn"] in closed and start is not None
+                and closed[r["conn"]] - r["_t"] < 0.02 and closed[r["conn"]] - start >= 0.5]
 
     def check_stream_integrity(self, conns=None):
         """No framing errors; per connection the messages tile the stream from
         offset 0 without gaps, and the closed event sits right after the last one."""
+        refused = [l for l in self.stderr.splitlines() if "cannot frame a new connection" in l]
+        expect(not refused, f"sockframe dropped a connection unframed: {refused}")
         errors = [r for r in self.records if "error" in r]
         expect(not errors, f"framing errors: {errors}")
         if conns is not None:
