@@ -131,13 +131,14 @@ class Run:
         return "\n".join(lines)
 
     def late_messages(self):
-        """Messages printed only together with their connection's "closed" event
-        although the client had been connected for a while: sockframe held them
-        until the connection closed instead of framing them when they arrived."""
-        start = getattr(self, "timing", (None, None))[0]
+        """Messages printed only together with their connection's "closed" event while
+        the client was waiting for an answer (the harness had to stop it, or it gave up
+        with an error): sockframe held them until the connection closed instead of
+        framing them when they arrived."""
+        if not (getattr(self, "client_stopped", False) or self.client_rc not in (0, None)):
+            return []
         closed = {r["conn"]: r["_t"] for r in self.records if r.get("event") == "closed"}
-        return [r for r in self.records if "hex" in r and r["conn"] in closed and start is not None
-                and closed[r["conn"]] - r["_t"] < 0.02 and closed[r["conn"]] - start >= 0.5]
+        return [r for r in self.records if "hex" in r and r["conn"] in closed and closed[r["conn"]] - r["_t"] < 0.02]
 
     def check_stream_integrity(self, conns=None):
         """No framing errors; per connection the messages tile the stream from
@@ -236,7 +237,8 @@ def serve_and_run(parser, client, mode, expect_messages=None, grace=0.7, client_
                 if time.monotonic() - reached_at >= grace:
                     break
             time.sleep(0.02)
-        if proc.poll() is None:
+        client_stopped = proc.poll() is None
+        if client_stopped:
             _kill_group(proc)
         client_rc = proc.returncode
         client_ended = time.monotonic() - _start
@@ -265,6 +267,7 @@ def serve_and_run(parser, client, mode, expect_messages=None, grace=0.7, client_
         recs = list(records)
     run = Run(mode, recs, "".join(err_lines), client_rc, client_out, port)
     run.timing = (round(client_started, 3), round(client_ended, 3))
+    run.client_stopped = client_stopped
     return run
 
 
