@@ -14,6 +14,12 @@ The test's check function decodes the framed messages and asserts the exact
 sequence the protocol mandates; it returns a summary (types and lengths) that
 must be identical on the kernel path and on the userspace path.
 
+A message that the kernel path prints only together with its connection's "closed" event,
+while the client was waiting for an answer, is reported as a WARNING (sockframe held it
+until the close instead of framing it on arrival); SOCKFRAME_CLIENTS_STRICT_LATENCY=1 turns
+that into a failure. A connection sockframe drops unframed ("cannot frame a new
+connection") always fails the test.
+
 Exit codes follow meson/automake: 0 pass, 1 fail, 77 skip (client missing only).
 Run a test by hand:  SOCKFRAME_BIN=build/tools/sockframe /usr/bin/python3 tests/clients/test_x.py
 """
