@@ -66,6 +66,7 @@ struct CellResult {
     double reads_per_msg = kNone;     // of which recv/read calls
     double cpu_ns_per_msg = kNone;    // server thread (getrusage RUSAGE_THREAD)
     double client_cpu_ns_per_msg = kNone;
+    double total_cpu_ns_per_msg = kNone;  // server + client + kernel worker threads
     double all_cpu_ns_per_msg = kNone;  // every CPU of the machine (/proc/stat), shared-machine noise included
     double kthread_ns_per_msg = kNone;  // kworker/ksoftirqd threads (schedstat)
     double softirq_ns_per_msg = kNone;  // softirq time of every CPU (/proc/stat)

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -50,7 +51,9 @@ int raw_poll(pollfd* fds, nfds_t n, int timeout_ms) {
     return static_cast<int>(syscall(SYS_ppoll, fds, n, &ts, nullptr, 0));
 }
 
-void pin_to(int cpu) {
+// Names the thread (for perf and top) and pins it.
+void pin_to(int cpu, const char* thread_name) {
+    pthread_setname_np(pthread_self(), thread_name);
     if (cpu < 0) return;
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -307,7 +310,7 @@ bool send_all_raw(int fd, const uint8_t* p, size_t n, Shared& sh) {
 template <class S>
 void server_thread(S& s, size_t n_conns, const CellSpec& spec, const MessageFormat& fmt, Shared& sh, int cpu,
                    ServerResult& out) {
-    pin_to(cpu);
+    pin_to(cpu, "bench-server");
     int ep = epoll_create1(EPOLL_CLOEXEC);
     for (size_t i = 0; i < n_conns; i++) {
         epoll_event e{};
@@ -394,7 +397,7 @@ struct ClientConn {
 
 void client_thread(std::vector<ClientConn>& conns, const CellSpec& spec, const MessageFormat& fmt, const Options& o,
                    Shared& sh, int cpu, ClientResult& out) {
-    pin_to(cpu);
+    pin_to(cpu, "bench-client");
     const uint64_t size = fmt.size();
     const size_t batch = spec.workload == Workload::bulk ? spec.per_write : 1;
     const uint64_t batch_bytes = batch * size;
@@ -704,6 +707,7 @@ void run_threads(S& server, Sockets& socks, const CellSpec& spec, const MessageF
         r.all_cpu_ns_per_msg = static_cast<double>(p1.busy_ns - p0.busy_ns) / m;
         r.softirq_ns_per_msg = static_cast<double>(p1.softirq_ns - p0.softirq_ns) / m;
         r.kthread_ns_per_msg = static_cast<double>(kthread_ns_between(p0, p1)) / m;
+        r.total_cpu_ns_per_msg = r.cpu_ns_per_msg + r.client_cpu_ns_per_msg + r.kthread_ns_per_msg;
     }
     if (spec.workload == Workload::pingpong) {
         r.p50_us = percentile(cr.rtt_ns, 0.50);

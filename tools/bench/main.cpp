@@ -252,7 +252,8 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
     };
     for (auto f : {&CellResult::msgs_per_s, &CellResult::mb_per_s, &CellResult::syscalls_per_msg,
                    &CellResult::reads_per_msg, &CellResult::cpu_ns_per_msg, &CellResult::client_cpu_ns_per_msg,
-                   &CellResult::all_cpu_ns_per_msg, &CellResult::kthread_ns_per_msg, &CellResult::softirq_ns_per_msg,
+                   &CellResult::all_cpu_ns_per_msg, &CellResult::total_cpu_ns_per_msg, &CellResult::kthread_ns_per_msg,
+                   &CellResult::softirq_ns_per_msg,
                    &CellResult::wakeups_per_msg, &CellResult::ctxsw_per_msg, &CellResult::p50_us, &CellResult::p99_us,
                    &CellResult::parser_calls_per_msg, &CellResult::batches_per_msg})
         med(f);

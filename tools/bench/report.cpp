@@ -76,7 +76,7 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
                  const Options& o) {
     std::vector<std::vector<std::string>> rows;
     rows.push_back({"strategy", "workload", "framing", "size", "conns", "per write", "msgs/s", "MB/s", "x hw",
-                    "rx sc/msg", "srv ns/msg", "all ns/msg", "wake/msg", "p50 us", "p99 us", "errors"});
+                    "rx sc/msg", "srv ns/msg", "total ns/msg", "wake/msg", "p50 us", "p99 us", "errors"});
     for (const auto& c : cells) {
         const CellSpec& s = c.spec;
         std::vector<std::string> r{name(s.strategy), name(s.workload), name(s.framing), size_text(s.size),
@@ -87,14 +87,14 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
         } else {
             r.insert(r.end(), {rate(c.msgs_per_s), fmt("%.1f", c.mb_per_s), fmt("%.2f", vs_handwritten(cells, c)),
                                fmt("%.3f", c.syscalls_per_msg), fmt("%.0f", c.cpu_ns_per_msg),
-                               fmt("%.0f", c.all_cpu_ns_per_msg), fmt("%.3f", c.wakeups_per_msg),
+                               fmt("%.0f", c.total_cpu_ns_per_msg), fmt("%.3f", c.wakeups_per_msg),
                                fmt("%.1f", c.p50_us), fmt("%.1f", c.p99_us), std::to_string(c.errors)});
         }
         rows.push_back(std::move(r));
     }
     std::vector<size_t> width;
     for (const auto& r : rows)
-        for (size_t i = 0; i < r.size() && r.size() > 7; i++) {
+        for (size_t i = 0; i < r.size() && (r.size() > 7 || i < 6); i++) {
             if (width.size() <= i) width.push_back(0);
             width[i] = std::max(width[i], r[i].size());
         }
@@ -103,7 +103,7 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
         std::string line;
         for (size_t i = 0; i < r.size(); i++) {
             std::string cell = r[i];
-            bool left = i < 3 || r.size() <= 7;
+            bool left = i < 3 || (r.size() <= 7 && i == 6);  // names, and a skip reason
             if (i + 1 < r.size() || !left) {
                 size_t w = i < width.size() ? width[i] : cell.size();
                 if (cell.size() < w) cell = left ? cell + std::string(w - cell.size(), ' ') : std::string(w - cell.size(), ' ') + cell;
@@ -126,19 +126,22 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
         if (!c.skipped.empty() || std::isnan(c.msgs_per_s)) continue;
         if (!any) {
             std::fprintf(out,
-                         "\nCPU per message by place (ns): server thread, client thread, kernel worker threads, softirq "
-                         "(all CPUs), whole machine; kernel parser calls and redirected batches per message\n");
-            std::fprintf(out, "%-18s %-8s %-9s %5s %5s %4s  %8s %8s %8s %8s %8s  %7s %7s %7s\n", "strategy", "workload",
-                         "framing", "size", "conns", "wr", "server", "client", "kthread", "softirq", "machine",
-                         "ctxsw", "parse", "batch");
+                         "\nCPU per message by place (ns): server thread, client thread, kernel worker threads, their "
+                         "total;\nsoftirq (all CPUs, sampled) and the whole machine (other users included); voluntary "
+                         "context switches\nof the server; kernel parser calls and redirected batches per message "
+                         "(sf_conns)\n");
+            std::fprintf(out, "%-18s %-8s %-9s %5s %5s %4s  %8s %8s %8s %8s  %8s %9s  %7s %7s %7s\n", "strategy",
+                         "workload", "framing", "size", "conns", "wr", "server", "client", "kthread", "total",
+                         "softirq", "machine", "ctxsw", "parse", "batch");
             any = true;
         }
         const CellSpec& s = c.spec;
-        std::fprintf(out, "%-18s %-8s %-9s %5s %5u %4s  %8s %8s %8s %8s %8s  %7s %7s %7s\n", name(s.strategy),
+        std::fprintf(out, "%-18s %-8s %-9s %5s %5u %4s  %8s %8s %8s %8s  %8s %9s  %7s %7s %7s\n", name(s.strategy),
                      name(s.workload), name(s.framing), size_text(s.size).c_str(), s.connections,
                      s.workload == Workload::bulk ? std::to_string(s.per_write).c_str() : "-",
                      fmt("%.0f", c.cpu_ns_per_msg).c_str(), fmt("%.0f", c.client_cpu_ns_per_msg).c_str(),
-                     fmt("%.0f", c.kthread_ns_per_msg).c_str(), fmt("%.0f", c.softirq_ns_per_msg).c_str(),
+                     fmt("%.0f", c.kthread_ns_per_msg).c_str(), fmt("%.0f", c.total_cpu_ns_per_msg).c_str(),
+                     fmt("%.0f", c.softirq_ns_per_msg).c_str(),
                      fmt("%.0f", c.all_cpu_ns_per_msg).c_str(), fmt("%.3f", c.ctxsw_per_msg).c_str(),
                      fmt("%.4f", c.parser_calls_per_msg).c_str(), fmt("%.4f", c.batches_per_msg).c_str());
     }
@@ -170,6 +173,7 @@ void print_jsonl(FILE* out, const std::vector<CellResult>& cells, const std::vec
                         ",\"client_cpu_ns_per_msg\":" + json_num(c.client_cpu_ns_per_msg, 1) +
                         ",\"kthread_ns_per_msg\":" + json_num(c.kthread_ns_per_msg, 1) +
                         ",\"softirq_ns_per_msg\":" + json_num(c.softirq_ns_per_msg, 1) +
+                        ",\"total_cpu_ns_per_msg\":" + json_num(c.total_cpu_ns_per_msg, 1) +
                         ",\"all_cpu_ns_per_msg\":" + json_num(c.all_cpu_ns_per_msg, 1) +
                         ",\"wakeups_per_msg\":" + json_num(c.wakeups_per_msg, 4) +
                         ",\"ctxsw_per_msg\":" + json_num(c.ctxsw_per_msg, 4) + ",\"p50_us\":" + json_num(c.p50_us, 2) +

@@ -1,6 +1,7 @@
 #include "sysstat.hpp"
 
 #include <bpf/bpf.h>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
@@ -77,17 +78,23 @@ ParserCounters read_parser_counters(const std::vector<int>& app_sockets) {
         if (fd < 0) continue;
         bpf_map_info info{};
         __u32 len = sizeof info;
+        // The counters lead struct sf_conn; later fields may grow, so only those are read.
         if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && std::strcmp(info.name, SF_MAP_CONNS) == 0 &&
-            info.key_size == sizeof(uint64_t) && info.value_size == sizeof(sf_conn)) {
-            sf_conn st{};
+            info.key_size == sizeof(uint64_t) && info.value_size >= offsetof(sf_conn, parser_calls) + 8) {
+            std::vector<uint8_t> value(info.value_size);
+            auto field = [&](size_t offset) {
+                uint64_t v;
+                std::memcpy(&v, value.data() + offset, sizeof v);
+                return v;
+            };
             // Only the map that holds our own sockets: cookies are unique on the machine.
-            if (bpf_map_lookup_elem(fd, &cookies[0], &st) == 0) {
+            if (bpf_map_lookup_elem(fd, &cookies[0], value.data()) == 0) {
                 out.found = true;
                 for (uint64_t c : cookies) {
-                    if (bpf_map_lookup_elem(fd, &c, &st) != 0) continue;
-                    out.forwarded += st.forwarded;
-                    out.batches += st.batches;
-                    out.parser_calls += st.parser_calls;
+                    if (bpf_map_lookup_elem(fd, &c, value.data()) != 0) continue;
+                    out.forwarded += field(offsetof(sf_conn, forwarded));
+                    out.batches += field(offsetof(sf_conn, batches));
+                    out.parser_calls += field(offsetof(sf_conn, parser_calls));
                 }
             }
         }
