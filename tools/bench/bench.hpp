@@ -35,6 +35,7 @@ struct Options {
     uint32_t rounds = 1;                  // medians over rounds
     bool jsonl = false;
     std::string plot;
+    std::string save;  // also write the JSON lines here
     uint32_t drip_pieces = 8;
     uint32_t drip_gap_us = 50;
     uint64_t window = 8 << 20;  // bytes a client may have in flight, over all its connections
@@ -43,6 +44,7 @@ struct Options {
     bool pin = true;
     bool quiet = false;
     std::string command_line;
+    std::string machine;  // one line about where it ran
 };
 
 struct CellSpec {

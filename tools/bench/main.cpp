@@ -2,6 +2,10 @@
 // side in one invocation, and prints one table (or JSON lines) and a plot.
 // See docs/performance.md for what the numbers mean and a run on this machine.
 #include <algorithm>
+#include <cerrno>
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -109,6 +113,7 @@ double median(std::vector<double> v) {
                  "  --rounds N          run the matrix N times, report medians (default: 1)\n"
                  "  --format table|jsonl\n"
                  "  --plot FILE.png     messages/s by size per strategy, and wake-ups per message (drip)\n"
+                 "  --save FILE.jsonl   also write the JSON lines to FILE (with --format table)\n"
                  "  --drip-pieces N     drip: writes per message (default: 8)\n"
                  "  --drip-gap-us N     drip: microseconds between writes (default: 50)\n"
                  "  --window BYTES      most bytes the client may have unread by the server, over all its\n"
@@ -204,6 +209,8 @@ Options parse_options(int argc, char** argv) {
             o.jsonl = f == "jsonl";
         } else if (a == "--plot") {
             o.plot = value();
+        } else if (a == "--save") {
+            o.save = value();
         } else if (a == "--drip-pieces") {
             o.drip_pieces = static_cast<uint32_t>(std::max(1.0, number(value())));
         } else if (a == "--drip-gap-us") {
@@ -273,6 +280,33 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
 int main(int argc, char** argv) {
     using namespace sockframe::bench;
     Options o = parse_options(argc, argv);
+    {
+        utsname u{};
+        uname(&u);
+        std::string cpu;
+        if (FILE* f = std::fopen("/proc/cpuinfo", "re")) {
+            char line[256];
+            while (cpu.empty() && std::fgets(line, sizeof line, f))
+                if (std::strncmp(line, "model name", 10) == 0 && std::strchr(line, ':')) cpu = std::strchr(line, ':') + 2;
+            std::fclose(f);
+        }
+        if (!cpu.empty() && cpu.back() == '\n') cpu.pop_back();
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        sched_getaffinity(0, sizeof set, &set);
+        int n = CPU_COUNT(&set);
+        o.machine = std::string("Linux ") + u.release + ", " + std::to_string(n) + " CPUs (" + cpu + "), ";
+        if (!o.pin || n < 2) {
+            o.machine += "threads not pinned";
+        } else {
+            int first = -1, second = -1;
+            for (int c = 0; c < CPU_SETSIZE && second < 0; c++)
+                if (CPU_ISSET(c, &set)) (first < 0 ? first : second) = c;
+            o.machine += "server on CPU " + std::to_string(o.server_cpu >= 0 ? o.server_cpu : first) +
+                         ", client on CPU " + std::to_string(o.client_cpu >= 0 ? o.client_cpu : second);
+        }
+        o.machine += std::string(", ") + (geteuid() == 0 ? "root" : "not root");
+    }
     uint64_t max_size = *std::max_element(o.sizes.begin(), o.sizes.end());
     std::map<Framing, sockframe::Description> desc;
     for (Framing f : o.framings) desc.emplace(f, bench_description(f, std::max<uint64_t>(max_size, 65536)));
@@ -332,6 +366,15 @@ int main(int argc, char** argv) {
         print_targets(stdout, cells, setup);
     }
     std::fflush(stdout);
+    if (!o.save.empty()) {
+        FILE* f = std::fopen(o.save.c_str(), "we");
+        if (!f) {
+            std::fprintf(stderr, "sockframe-bench: cannot write %s: %s\n", o.save.c_str(), std::strerror(errno));
+            return 1;
+        }
+        print_jsonl(f, cells, setup);
+        std::fclose(f);
+    }
     if (!o.plot.empty()) {
         std::string why = draw_plot(o.plot, cells);
         if (!why.empty()) {

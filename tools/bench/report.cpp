@@ -98,7 +98,7 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
             if (width.size() <= i) width.push_back(0);
             width[i] = std::max(width[i], r[i].size());
         }
-    std::fprintf(out, "# %s\n", o.command_line.c_str());
+    std::fprintf(out, "# %s\n# %s\n", o.command_line.c_str(), o.machine.c_str());
     for (const auto& r : rows) {
         std::string line;
         for (size_t i = 0; i < r.size(); i++) {
