@@ -2,6 +2,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -261,14 +262,30 @@ TEST_CASE("invalid: TOML syntax") {
           "t.toml:2:8: syntax: Error while parsing key-value pair: cannot redefine existing string 'name'");
 }
 
+// The language grows (other engineers are adding keys): an unknown-key error must be
+// exactly "<position>: <key>: unknown key; allowed keys: " followed by the keys of this
+// table as of the first release, in order, and then only further plain key names.
+void check_unknown_key(const std::string& error, const std::string& head, const std::string& base_keys) {
+    CAPTURE(error);
+    const std::string prefix = head + "unknown key; allowed keys: " + base_keys;
+    REQUIRE(error.substr(0, prefix.size()) == prefix);
+    std::string rest = error.substr(prefix.size());
+    while (!rest.empty()) {
+        REQUIRE(rest.substr(0, 2) == ", ");
+        size_t end = rest.find(", ", 2);
+        std::string key = rest.substr(2, end == std::string::npos ? std::string::npos : end - 2);
+        CHECK(!key.empty());
+        CHECK(std::all_of(key.begin(), key.end(), [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; }));
+        rest = end == std::string::npos ? "" : rest.substr(end);
+    }
+}
+
 TEST_CASE("invalid: unknown keys") {
-    CHECK(error_of(kHead + "foo = 1\n[length]\nwidth = 1\n") ==
-          "t.toml:3:7: foo: unknown key; allowed keys: name, summary, reference, max_message, length, delimiter");
-    CHECK(error_of(kHead + "[length]\nwidth = 1\n[extra]\na = 1\n") ==
-          "t.toml:5:1: extra: unknown key; allowed keys: name, summary, reference, max_message, length, delimiter");
-    CHECK(error_of(kHead + "[length]\nwidth = 1\n  bogus = 3\n") ==
-          "t.toml:5:11: length.bogus: unknown key; allowed keys: offset, width, byte_order, header, scale, mask, "
-          "shift, min_message");
+    const std::string top = "name, summary, reference, max_message, length, delimiter";
+    check_unknown_key(error_of(kHead + "foo = 1\n[length]\nwidth = 1\n"), "t.toml:3:7: foo: ", top);
+    check_unknown_key(error_of(kHead + "[length]\nwidth = 1\n[extra]\na = 1\n"), "t.toml:5:1: extra: ", top);
+    check_unknown_key(error_of(kHead + "[length]\nwidth = 1\n  bogus = 3\n"), "t.toml:5:11: length.bogus: ",
+                      "offset, width, byte_order, header, scale, mask, shift, min_message");
     CHECK(error_of(kHead + "[delimiter]\ntext = \"a\"\nbytes = 1\n") ==
           "t.toml:5:9: delimiter.bytes: unknown key; allowed keys: text, hex");
 }
@@ -370,9 +387,16 @@ TEST_CASE("invalid: sizes against max_message") {
 
 TEST_CASE("invalid: delimiter") {
     const std::string h = "name = \"x\"\nmax_message = 100\n[delimiter]\n";
-    CHECK(error_of(h) ==
-          "t.toml:3:1: delimiter.text: is required (or hex); allowed: 1-16 ASCII characters, or hex = 1-16 bytes as "
-          "hex digits");
+    {
+        // The wording is being changed in core/ right now (uncommitted work when this was
+        // written): either exact text is accepted until that lands; then drop the old one.
+        const std::string e = error_of(h);
+        CAPTURE(e);
+        CHECK((e == "t.toml:3:1: delimiter.text: is required (or hex); allowed: 1-16 ASCII characters, or hex = "
+                    "1-16 bytes as hex digits" ||
+               e == "t.toml:3:1: delimiter.text: is required (or hex); allowed: 1 to 16 bytes as ASCII text, or hex "
+                    "digits"));
+    }
     CHECK(error_of(h + "text = \"\"\n") == "t.toml:4:8: delimiter.text: 0 bytes is not allowed; allowed: 1 to 16 bytes");
     CHECK(error_of(h + "text = \"abcdefghijklmnopq\"\n") ==
           "t.toml:4:8: delimiter.text: 17 bytes is not allowed; allowed: 1 to 16 bytes");

@@ -55,16 +55,36 @@ struct Stream {
     }
 };
 
+// The legal sizes this test draws from: [lo, hi], hi capped at 64 KiB so streams stay
+// small. Found with build_message alone (one call per size tried), so the test does not
+// depend on how expensive smallest_message()/largest_message() are for a 1 GiB max_message.
+struct Sizes {
+    uint64_t lo = 0, hi = 0;
+};
+Sizes sizes_of(const Description& d) {
+    std::mt19937_64 probe(0);
+    Sizes s;
+    const uint64_t cap = std::min<uint64_t>(d.max_message, 65536);
+    for (uint64_t t = 1; t <= cap && !s.lo; t++)
+        if (build_message(d, t, probe)) s.lo = t;
+    for (uint64_t t = cap; t >= s.lo && !s.hi; t--)
+        if (build_message(d, t, probe)) s.hi = t;
+    REQUIRE_MESSAGE(s.lo != 0, "no legal size up to " << cap << " for " << d.name);
+    return s;
+}
+
 // A random legal size: mostly small, sometimes a few KiB, rarely up to 64 KiB.
-uint64_t random_size(const Description& d, std::mt19937_64& rng) {
-    uint64_t lo = smallest_message(d), hi = std::min<uint64_t>(largest_message(d), 65536);
+uint64_t random_size(const Description& d, const Sizes& z, std::mt19937_64& rng) {
     uint64_t cap;
     switch (std::uniform_int_distribution<int>(0, 19)(rng)) {
-    case 0: cap = hi; break;
-    case 1: case 2: case 3: case 4: cap = std::min<uint64_t>(hi, lo + 3000); break;
-    default: cap = std::min<uint64_t>(hi, lo + 64); break;
+    case 0: cap = z.hi; break;
+    case 1: case 2: case 3: case 4: cap = std::min<uint64_t>(z.hi, z.lo + 3000); break;
+    default: cap = std::min<uint64_t>(z.hi, z.lo + 64); break;
     }
-    return legal_size_near(d, std::uniform_int_distribution<uint64_t>(lo, cap)(rng));
+    std::mt19937_64 probe(0);
+    for (uint64_t t = std::uniform_int_distribution<uint64_t>(z.lo, cap)(rng); t <= z.hi; t++)
+        if (build_message(d, t, probe)) return t;  // (scale > 1: not every size is legal)
+    return z.hi;
 }
 
 Bytes build(const Description& d, uint64_t total, std::mt19937_64& rng) {
@@ -75,11 +95,12 @@ Bytes build(const Description& d, uint64_t total, std::mt19937_64& rng) {
 }
 
 Stream random_stream(const Description& d, std::mt19937_64& rng, int count) {
+    const Sizes z = sizes_of(d);
     Stream s;
-    s.add(build(d, smallest_message(d), rng));
-    if (largest_message(d) <= 70000) s.add(build(d, largest_message(d), rng));
-    for (int i = 0; i < count; i++) s.add(build(d, random_size(d, rng), rng));
-    s.add(build(d, smallest_message(d), rng));
+    s.add(build(d, z.lo, rng));
+    s.add(build(d, z.hi, rng));
+    for (int i = 0; i < count; i++) s.add(build(d, random_size(d, z, rng), rng));
+    s.add(build(d, z.lo, rng));
     return s;
 }
 
@@ -329,6 +350,34 @@ TEST_CASE("delimiter: false starts and a delimiter split across writes") {
     frame_in_chunks(d, s, {s.bytes.size()}, Feeding::copy);
 }
 
+TEST_CASE("message builder: the smallest and largest sizes, and sizes between") {
+    struct Case { const char* parser; uint64_t smallest, largest; };
+    const Case cases[] = {{"dns", 14, 65537}, {"modbus-tcp", 8, 260}, {"smtp-commands", 2, 1000},
+                          {"json-lines", 1, 1048576}};
+    for (const Case& c : cases) {
+        CAPTURE(c.parser);
+        const Description& d = parser(c.parser);
+        CHECK(smallest_message(d) == c.smallest);
+        CHECK(largest_message(d) == c.largest);
+        CHECK(legal_size_near(d, 0) == c.smallest);
+        CHECK(legal_size_near(d, ~0ULL) == c.largest);
+        CHECK(legal_size_near(d, 200) == 200);
+        std::mt19937_64 rng(5);
+        CHECK_FALSE(build_message(d, c.smallest - 1, rng).has_value());
+        CHECK_FALSE(build_message(d, c.largest + 1, rng).has_value());
+    }
+    // scale 4, header 3, a 12-bit value under the mask: sizes 3 + 4k up to 3 + 4 * 255 (max_message 1000 caps it)
+    Description d = custom("name = \"c\"\nmax_message = 1000\n[length]\noffset = 1\nwidth = 2\nbyte_order = \"little\"\n"
+                           "header = 3\nscale = 4\nmask = 0x0ff0\nshift = 4\n");
+    CHECK(smallest_message(d) == 3);
+    CHECK(largest_message(d) == 999);
+    CHECK((legal_size_near(d, 500) - 3) % 4 == 0);
+    std::mt19937_64 rng(6);
+    CHECK(build_message(d, 7, rng).has_value());
+    CHECK_FALSE(build_message(d, 8, rng).has_value());
+    CHECK_FALSE(build_message(d, 1003, rng).has_value());
+}
+
 // ---- framing errors --------------------------------------------------------------------------
 
 TEST_CASE("too long: after good messages, reported as soon as the field is complete") {
@@ -341,11 +390,12 @@ TEST_CASE("too long: after good messages, reported as soon as the field is compl
         const LengthField& lf = d.length();
         std::mt19937_64 rng(seed++);
         Stream good;
-        for (int i = 0; i < 5; i++) good.add(build(d, random_size(d, rng), rng));
+        const Sizes z = sizes_of(d);
+        for (int i = 0; i < 5; i++) good.add(build(d, random_size(d, z, rng), rng));
         uint64_t value = (d.max_message - lf.header) / lf.scale + 1;
         uint64_t total = lf.header + value * lf.scale;
         REQUIRE(total > d.max_message);
-        Bytes bad = build(d, smallest_message(d), rng);
+        Bytes bad = build(d, z.lo, rng);
         put_field(d, bad, value);
         bad.resize(lf.field_end());  // the rest never arrives
         Bytes stream = good.bytes;
@@ -421,7 +471,8 @@ TEST_CASE("too short: below the minimum, after good messages") {
         const Description& d = parser(c.parser);
         std::mt19937_64 rng(seed++);
         Stream good;
-        for (int i = 0; i < 3; i++) good.add(build(d, random_size(d, rng), rng));
+        const Sizes z = sizes_of(d);
+        for (int i = 0; i < 3; i++) good.add(build(d, random_size(d, z, rng), rng));
         Bytes stream = good.bytes;
         stream.insert(stream.end(), c.header.begin(), c.header.end());
         const std::string want = "length field gives a " + std::to_string(c.total) + "-byte message, below the minimum " +
