@@ -168,7 +168,11 @@ HostParsers::HostParsers(const std::vector<std::string>& c_sources, const std::v
     jobs = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(c_sources.size())));
     // Built objects are cached by content (sources after patches, headers, compiler,
     // flags) under $SOCKFRAME_CACHE_DIR/diff-host when that is set.
-    const std::vector<std::string> flags = {"-O1", "-shared", "-fPIC", "-DSOCKFRAME_HOST"};
+    std::vector<std::string> flags = {"-O1", "-shared", "-fPIC", "-DSOCKFRAME_HOST"};
+    if (const char* extra = std::getenv("SOCKFRAME_HOST_CFLAGS")) {  // e.g. coverage for the fuzzer
+        std::istringstream words(extra);
+        for (std::string w; words >> w;) flags.push_back(w);
+    }
     std::string cache;
     if (const char* c = std::getenv("SOCKFRAME_CACHE_DIR"); c && *c && !env_u64("SOCKFRAME_DIFF_NO_CACHE", 0))
         cache = std::string(c) + "/diff-host";

@@ -72,7 +72,8 @@ bool known_bug_workarounds(std::string& c_source);
 // The embedded prelude header defines sf_total (K1 fixed).
 bool prelude_defines_sf_total();
 
-// The host C compiler: $SOCKFRAME_HOST_CC, else $CC, else "cc".
+// The host C compiler: $SOCKFRAME_HOST_CC, else $CC, else "cc". Extra flags
+// (space-separated) from $SOCKFRAME_HOST_CFLAGS.
 std::string host_compiler();
 
 // Batch caps handed to the parser (LoadOptions::batch_max_msgs/bytes).
