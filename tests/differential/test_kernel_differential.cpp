@@ -44,6 +44,13 @@ using namespace sockframe::diff;
 
 namespace {
 
+// What the run is doing, for the hard-timeout message (written from a signal handler).
+char g_current[256] = "starting";
+
+void set_current(const std::string& what) {
+    std::snprintf(g_current, sizeof g_current, "%s", what.c_str());
+}
+
 const char* const kLogMarks = "kernel BUG|WARNING: CPU|seq # bug|BUG: |Oops";
 
 std::vector<std::string> kernel_log_marks() {
@@ -264,6 +271,10 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
         }
         REQUIRE(std::string(receiver->mode()) == "kernel");
         uint64_t want = total / n_desc + (i < total % n_desc ? 1 : 0);
+        std::printf("description %llu/%llu %s: %s, batch_max_msgs %u, batch_max_bytes %u, %llu streams\n",
+                    (unsigned long long)i + 1, (unsigned long long)n_desc, name.c_str(),
+                    d.is_length() ? "length" : "delimiter", caps.max_msgs, caps.max_bytes, (unsigned long long)want);
+        std::fflush(stdout);
         for (uint64_t k = 0; k < want; k++) {
             Case c;
             c.stream = random_stream(d, rng, 8000);
@@ -271,6 +282,8 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
             // Tiny segments cost a system call each: coarsen very long drips.
             if (c.chunks.size() > 600) c.chunks = {c.stream.size()};
             c.caps = caps;
+            set_current("description " + name + ", stream " + std::to_string(k) + " (" + std::to_string(c.stream.size()) +
+                        " bytes in " + std::to_string(c.chunks.size()) + " chunks)");
             bool kernel_mode = false;
             Result kr = through_kernel(*receiver, listener, c, rng, kernel_mode);
             Result ur = reference(d, c.stream);
@@ -316,8 +329,10 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
 }
 
 extern "C" void on_alarm(int) {
-    const char msg[] = "\nTIMEOUT: the kernel differential test hit its hard time limit (stalled connection?)\n";
+    const char msg[] = "\nTIMEOUT: the kernel differential test hit its hard time limit (stalled connection?) during: ";
     ssize_t ignored = write(2, msg, sizeof msg - 1);
+    ignored = write(2, g_current, strnlen(g_current, sizeof g_current));
+    ignored = write(2, "\n", 1);
     (void)ignored;
     _exit(1);
 }

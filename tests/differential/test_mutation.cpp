@@ -113,10 +113,11 @@ std::string raise_min(const std::string& t) {
 
 // ---- the generated C (codegen output) --------------------------------------------
 TEST_CASE("mutation: too_long limit off by one in the generated rule") {
-    require_detected("too_long uses >=", kLen, {{"parser", "if (*total > SF_MAX_MESSAGE)", "if (*total >= SF_MAX_MESSAGE)"}});
+    // The anchors are prefixes, so they hold whether the bound is spelled SF_MAX_MESSAGE or a number.
+    require_detected("too_long uses >=", kLen, {{"parser", "if (*total > ", "if (*total >= "}});
 }
 TEST_CASE("mutation: minimum off by one in the generated rule") {
-    require_detected("too_short uses <=", kLen, {{"parser", "if (*total < SF_MIN_MESSAGE)", "if (*total <= SF_MIN_MESSAGE)"}});
+    require_detected("too_short uses <=", kLen, {{"parser", "if (*total < ", "if (*total <= "}});
 }
 TEST_CASE("mutation: the delimiter's second byte is compared with >=") {
     // sf_is_delim of a 2+ byte delimiter: byte 1 compared with >= instead of ==.
