@@ -14,6 +14,10 @@
 #define SF_ERR_TOO_LONG 1     /* length field gives a total above max_message */
 #define SF_ERR_TOO_SHORT 2    /* length field gives a total below the minimum */
 #define SF_ERR_NO_DELIMITER 3 /* no delimiter within max_message bytes */
+#define SF_ERR_BAD_MAGIC 4    /* value: offset of the magic bytes in the message */
+#define SF_ERR_BAD_TRAILER 5  /* value: the message's length */
+#define SF_ERR_BAD_LENGTH_FIELD 6 /* value: offset of the malformed byte in the message */
+#define SF_ERR_BAD_PREFACE 7  /* value: offset of the first differing byte */
 #define SF_ERR_NO_STATE 100   /* socket has no sf_conns entry (core bug) */
 
 /*
@@ -29,11 +33,14 @@ struct sf_conn {
 	__u64 error_value; /* the value that broke the rule (a total length, a limit) */
 	__u32 scan_pos;    /* delimiter scan: bytes of the current message already scanned */
 	__s32 error;       /* SF_ERR_*, set once; parsing stops after it */
+	__u32 phase;       /* 0: the first message (preface / first_length) is pending */
+	__u32 pad;
 	/* Parser-private working state of one call. It lives in the map value, not on
 	 * the stack, because the verifier tracks stack values exactly and a scan loop
 	 * over them never converges; map values are opaque to it. */
 	struct {
-		__u64 avail, pos, msg_start, maxb;
+		__u64 avail, pos, msg_start, first, maxb, value;
+		__u64 opaque; /* sf_opaque() */
 		__u32 found, single;
 		__s32 err;
 		__u32 pad;

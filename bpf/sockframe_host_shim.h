@@ -27,6 +27,12 @@ static __always_inline long sf_load(const struct sf_cursor *cur, __u64 pos, void
 	return 0;
 }
 
+static __always_inline __u64 sf_opaque(const struct sf_cursor *cur, __u64 x)
+{
+	(void)cur;
+	return x;
+}
+
 static inline long bpf_loop(__u32 nr_loops, long (*callback)(__u32, void *), void *ctx, __u64 flags)
 {
 	(void)flags;

@@ -36,38 +36,63 @@
 SF_CONFIG __u32 sf_batch_max_msgs = 256;
 SF_CONFIG __u32 sf_batch_max_bytes = 65536;
 
-/* total = header + value * scale, saturating instead of wrapping. */
-static __always_inline __u64 sf_total(__u64 value, __u64 scale, __u64 header)
+#ifdef SF_HAS_FIRST
+/* The first message of the stream (preface or first_length) travels alone. */
+static __always_inline long sf_parse_first(struct sf_cursor *cur, __u64 avail, struct sf_conn *st)
 {
-	if (scale && value > (~0ULL - header) / scale)
-		return ~0ULL;
-	return header + value * scale;
+	__u64 total = 0, value = 0;
+	int r = sf_frame_first(cur, 0, avail, &total, &value);
+
+	if (r < 0) {
+		st->error = -r;
+		st->error_value = value;
+		return -SF_EBADMSG;
+	}
+	if (r == SF_NEED_MORE || total > avail) {
+		/* 0, not its length: strparser calls again with more bytes, so all of
+		 * it is checked before it is delivered. */
+		st->need = r == SF_NEED_MORE ? 0 : total;
+		return 0;
+	}
+	st->phase = 1;
+	st->need = 0;
+	return (long)total;
 }
+#define SF_PARSE_FIRST(cur, avail, st)                   \
+	do {                                             \
+		if (!(st)->phase)                        \
+			return sf_parse_first(cur, avail, st); \
+	} while (0)
+#else
+#define SF_PARSE_FIRST(cur, avail, st) do { } while (0)
+#endif
+
+/* Working state of one parser call lives in st->scratch (a map value): the
+ * verifier tracks stack values exactly, and a loop over them whose body is a
+ * complex rule would be verified once per iteration instead of converging. */
+struct sf_ctx {
+	struct sf_cursor *cur;
+	struct sf_conn *st;
+};
 
 #ifdef SF_FRAMING_LENGTH
 /* ---- length framing: walk over whole messages ---------------------------- */
-struct sf_walk {
-	struct sf_cursor *cur;
-	__u64 avail;  /* bytes from the first message's start to the end of the skb */
-	__u64 pos;    /* total length of the whole messages walked so far */
-	__u64 first;  /* total length of the first message once known */
-	__u64 value;  /* error value */
-	__u64 maxb;
-	__u32 n;      /* whole messages walked */
-	__s32 err;
-};
+/* scratch: avail = bytes from the first message's start to the end of the skb;
+ * pos = length of the whole messages walked; first = full length of the first
+ * message once known; found = whole messages walked; err/value = its error. */
 
 /* Branches only on the callback index i, never on a counter that starts at a
  * constant: the verifier would track such a counter exactly and never converge. */
 static long sf_walk_step(__u32 i, void *data)
 {
-	struct sf_walk *w = data;
+	struct sf_ctx *ctx = data;
+	typeof(ctx->st->scratch) *w = &ctx->st->scratch;
 	__u64 total = 0, value = 0;
 	int r;
 
 	if (w->pos > w->avail)
 		return 1;
-	r = sf_frame_length(w->cur, w->pos, w->avail - w->pos, &total, &value);
+	r = sf_frame_length(ctx->cur, w->pos, w->avail - w->pos, &total, &value);
 	if (r < 0) {
 		if (i == 0) {
 			w->err = -r;
@@ -81,37 +106,55 @@ static long sf_walk_step(__u32 i, void *data)
 		w->first = total;
 	if (total > w->avail - w->pos)
 		return 1;
+#ifdef SF_TRAILER_LEN
+	if (sf_check_trailer(ctx->cur, w->pos, total) < 0) {
+		if (i == 0) {
+			w->err = SF_ERR_BAD_TRAILER;
+			w->value = total;
+		}
+		return 1;
+	}
+#endif
 	if (i > 0 && w->pos + total > w->maxb)
 		return 1;
 	w->pos += total;
-	w->n = i + 1;
+	w->found = i + 1;
 	return 0;
 }
 
 static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct sf_conn *st)
 {
-	struct sf_walk w = {};
+	struct sf_ctx ctx = {cur, st};
 	__u32 maxn = sf_batch_max_msgs;
 
+	SF_PARSE_FIRST(cur, avail, st);
 	if (maxn > SF_BATCH_HARD_MAX)
 		maxn = SF_BATCH_HARD_MAX;
 	if (maxn < 1)
 		maxn = 1;
-	w.cur = cur;
-	w.avail = avail;
-	w.maxb = sf_batch_max_bytes;
-	bpf_loop(maxn, sf_walk_step, &w, 0);
-	if (w.n) {
+	st->scratch.avail = avail;
+	st->scratch.pos = 0;
+	st->scratch.first = 0;
+	st->scratch.value = 0;
+	st->scratch.maxb = sf_batch_max_bytes;
+	st->scratch.found = 0;
+	st->scratch.err = 0;
+	bpf_loop(maxn, sf_walk_step, &ctx, 0);
+	if (st->scratch.found) {
 		st->need = 0;
-		return (long)w.pos;
+		return (long)st->scratch.pos;
 	}
-	if (w.err) {
-		st->error = w.err;
-		st->error_value = w.value;
+	if (st->scratch.err) {
+		st->error = st->scratch.err;
+		st->error_value = st->scratch.value;
 		return -SF_EBADMSG;
 	}
-	st->need = w.first;
-	return (long)w.first; /* 0 while the first header is incomplete */
+	st->need = st->scratch.first;
+#ifdef SF_TRAILER_LEN
+	return 0; /* re-parsed as bytes arrive: the trailer is checked before delivery */
+#else
+	return (long)st->scratch.first; /* 0 while the first header is incomplete */
+#endif
 }
 #endif /* SF_FRAMING_LENGTH */
 
@@ -123,16 +166,12 @@ static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct 
 /* Scan state (in st->scratch): pos = next position where a delimiter may start;
  * msg_start = start of the message being scanned = end of the whole ones;
  * found = at least one whole message; single = per-message framing. */
-struct sf_scan_ctx {
-	struct sf_cursor *cur;
-	struct sf_conn *st;
-};
 
 /* One step: find the first delimiter in the next window, or move one chunk on.
  * The inner loop only looks for the delimiter, which keeps verification cheap. */
 static long sf_scan_step(__u32 i, void *data)
 {
-	struct sf_scan_ctx *ctx = data;
+	struct sf_ctx *ctx = data;
 	struct sf_cursor *cur = ctx->cur;
 	typeof(ctx->st->scratch) *s = &ctx->st->scratch;
 	__u8 buf[SF_WINDOW];
@@ -183,9 +222,10 @@ static long sf_scan_step(__u32 i, void *data)
 
 static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct sf_conn *st)
 {
-	struct sf_scan_ctx ctx = {cur, st};
+	struct sf_ctx ctx = {cur, st};
 	__u64 start = st->scan_pos, steps;
 
+	SF_PARSE_FIRST(cur, avail, st);
 	st->scratch.avail = avail;
 	st->scratch.pos = 0;
 	st->scratch.msg_start = 0;
@@ -288,11 +328,12 @@ int sf_parser(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct sf_conn *st = bpf_map_lookup_elem(&sf_conns, &cookie);
-	struct sf_cursor cur = {skb, 0};
+	struct sf_cursor cur = {skb, 0, 0};
 	__u32 len = skb->len;
 
 	if (!st)
 		return -SF_EBADMSG; /* never frame a socket the core did not register */
+	cur.opaque = &st->scratch.opaque;
 	st->parser_calls++;
 	cur.base = BPF_CORE_READ(sf_skb_cb(skb), strp.strp.offset);
 	if (st->error)

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -63,6 +64,31 @@ std::string tail_lines(const std::string& text, int lines) {
     return text.substr(pos + 1);
 }
 
+// Loads a second copy with a large log, only to explain a rejection.
+std::string verifier_log(std::span<const uint8_t> object, const std::string& name, const LoadOptions& options) {
+    bpf_object_open_opts opts{};
+    opts.sz = sizeof opts;
+    opts.object_name = name.c_str();
+    bpf_object* o = bpf_object__open_mem(object.data(), object.size(), &opts);
+    if (!o) return "(could not reopen the object to get the verifier log)";
+    for (const char* map : {SF_MAP_SOCKETS, SF_MAP_TARGETS, SF_MAP_CONNS})
+        if (bpf_map* m = bpf_object__find_map_by_name(o, map)) bpf_map__set_max_entries(m, options.max_connections);
+    std::vector<char> log(64 << 20);
+    bpf_program* p;
+    bpf_object__for_each_program(p, o) {
+        bpf_program__set_log_buf(p, log.data(), log.size());
+        bpf_program__set_log_level(p, 1);
+    }
+    try {
+        set_rodata_u32(o, "sf_batch_max_msgs", options.batch_max_msgs);
+        set_rodata_u32(o, "sf_batch_max_bytes", options.batch_max_bytes);
+    } catch (const std::exception&) {
+    }
+    bpf_object__load(o);
+    bpf_object__close(o);
+    return std::string(log.data(), strnlen(log.data(), log.size()));
+}
+
 }  // namespace
 
 std::string missing_kernel_capabilities() {
@@ -106,24 +132,25 @@ BpfParserProgram::BpfParserProgram(std::span<const uint8_t> object, const std::s
     bpf_program* parser = bpf_object__find_program_by_name(raw, SF_PROG_PARSER);
     bpf_program* verdict = bpf_object__find_program_by_name(raw, SF_PROG_VERDICT);
     if (!parser || !verdict) throw BpfLoadError("generated object lacks sf_parser/sf_verdict", EINVAL);
-    std::vector<char> log(4 << 20);
-    bpf_program__set_log_buf(parser, log.data(), log.size());
-    bpf_program__set_log_level(parser, 1);
 
+    // No verifier log on the normal path: at log level 1 a large program's log
+    // overflows any buffer and the kernel then fails the load with ENOSPC.
     auto start = std::chrono::steady_clock::now();
     libbpf_set_print([](libbpf_print_level, const char*, va_list) { return 0; });
     int rc = bpf_object__load(raw);
     load_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (rc != 0) {
         int err = -rc;
-        std::string text(log.data(), strnlen(log.data(), log.size()));
-        std::string path = options.verifier_log_path.empty() ? cache_directory() + "/" + name + ".verifier.log"
-                                                             : options.verifier_log_path;
-        std::ofstream(path) << text;
         if (err == EPERM)
             throw BpfLoadError("the kernel refused to load the parser (EPERM): needs CAP_BPF and CAP_NET_ADMIN; "
                                "the userspace framer works without (--userspace)",
                                err, "CAP_BPF, CAP_NET_ADMIN");
+        std::string text = verifier_log(object, name, options);
+        std::string path = options.verifier_log_path.empty() ? cache_directory() + "/" + name + ".verifier.log"
+                                                             : options.verifier_log_path;
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+        std::ofstream(path) << text;
         throw BpfLoadError("the verifier rejected the parser (" + std::string(std::strerror(err)) +
                                "); full log in " + path + "; last lines:\n" + tail_lines(text, 25),
                            err, {}, path);

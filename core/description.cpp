@@ -65,7 +65,10 @@ public:
             if (std::find(keys.begin(), keys.end(), k.str()) != keys.end()) continue;
             std::string allowed;
             for (auto a : keys) allowed += (allowed.empty() ? "" : ", ") + std::string(a);
-            fail(&v, k.str(), "unknown key; allowed keys: " + allowed);
+            (void)v;
+            const auto& at = k.source().begin;
+            throw DescriptionError(source_, at.line ? at.line : 1, at.column ? at.column : 1, prefix_ + std::string(k.str()),
+                                   "unknown key; allowed keys: " + allowed);
         }
     }
 
@@ -110,40 +113,116 @@ void check_one_line(const TableReader& r, std::string_view key, const std::strin
             r.fail(r.find(key), key, "must be one line of printable text (found a control character)");
 }
 
+struct EncodingInfo {
+    const char* name;
+    LengthEncoding encoding;
+    uint32_t default_width, max_width;  // variable encodings: most bytes/digits of the field
+};
+constexpr EncodingInfo kEncodings[] = {
+    {"uint", LengthEncoding::uint, 0, 8},
+    {"leb128", LengthEncoding::leb128, 10, 10},
+    {"mqtt", LengthEncoding::leb128, 4, 4},
+    {"ber", LengthEncoding::ber, 9, 9},
+    {"ascii-decimal", LengthEncoding::ascii_decimal, 10, 18},
+    {"ascii-hex", LengthEncoding::ascii_hex, 8, 15},
+};
+constexpr const char* kEncodingNames = "\"uint\", \"leb128\", \"mqtt\", \"ber\", \"ascii-decimal\" or \"ascii-hex\"";
+
+std::string one_byte_string(const TableReader& r, std::string_view key) {
+    auto v = r.string(key);
+    if (v && (v->size() != 1 || static_cast<unsigned char>((*v)[0]) > 0x7f))
+        r.fail(r.find(key), key, "must be one ASCII character");
+    return v.value_or("");
+}
+
 LengthField read_length(const TableReader& r) {
-    r.allow_only({"offset", "width", "byte_order", "header", "scale", "mask", "shift", "min_message"});
+    r.allow_only({"offset", "width", "byte_order", "header", "scale", "mask", "shift", "min_message", "encoding",
+                  "adjust", "digits", "terminator", "special_values", "special_total"});
     LengthField f;
+    const EncodingInfo* enc = &kEncodings[0];
+    if (auto e = r.string("encoding")) {
+        enc = nullptr;
+        for (const auto& k : kEncodings)
+            if (*e == k.name) enc = &k;
+        if (!enc) r.fail(r.find("encoding"), "encoding", "\"" + escape_bytes(*e) + "\" is not allowed; allowed: " + kEncodingNames);
+    }
+    f.encoding = enc->encoding;
     f.offset = static_cast<uint32_t>(r.integer("offset", 0, 65535, range_text(0, 65535)).value_or(0));
-    auto width = r.integer("width", 1, 8, "1, 2, 3, 4 or 8");
-    if (!width) r.fail(nullptr, "width", "is required; allowed: 1, 2, 3, 4 or 8");
-    if (*width == 5 || *width == 6 || *width == 7)
-        r.fail(r.find("width"), "width", std::to_string(*width) + " is not allowed; allowed: 1, 2, 3, 4 or 8");
-    f.width = static_cast<uint32_t>(*width);
-    if (auto bo = r.string("byte_order")) {
-        if (*bo == "big") f.byte_order = ByteOrder::big;
-        else if (*bo == "little") f.byte_order = ByteOrder::little;
-        else r.fail(r.find("byte_order"), "byte_order", "\"" + escape_bytes(*bo) + "\" is not allowed; allowed: \"big\" or \"little\"");
-    }
-    f.header = r.integer("header", 0, kSmallLimit, range_text(0, kSmallLimit)).value_or(f.field_end());
     f.scale = r.integer("scale", 1, kSmallLimit, range_text(1, kSmallLimit)).value_or(1);
-    uint64_t field_bits = f.width * 8;
-    uint64_t all_bits = field_bits == 64 ? ~0ULL : ((1ULL << field_bits) - 1);
-    if (const toml::node* m = r.find("mask")) {
-        auto v = m->value_exact<int64_t>();
-        std::string allowed = "a non-zero integer that fits in the field's " + std::to_string(field_bits) + " bits";
-        if (!v) r.fail(m, "mask", "must be an integer; allowed: " + allowed);
-        uint64_t mask = static_cast<uint64_t>(*v);
-        if (mask == 0 || (mask & ~all_bits) != 0)
-            r.fail(m, "mask", "0x" + [&] { std::ostringstream o; o << std::hex << mask; return o.str(); }() +
-                                  " does not fit; allowed: " + allowed);
-        f.mask = mask;
-        f.has_mask = true;
-    } else {
-        f.mask = all_bits;
-    }
-    f.shift = static_cast<uint32_t>(
-        r.integer("shift", 0, field_bits - 1, range_text(0, field_bits - 1)).value_or(0));
     f.min_message = r.integer("min_message", 0, kMaxMessageLimit, range_text(0, kMaxMessageLimit)).value_or(0);
+
+    if (f.fixed_width()) {
+        for (const char* k : {"adjust", "digits", "terminator"})
+            if (r.find(k)) r.fail(r.find(k), k, "is only for variable encodings; with encoding = \"uint\" use header");
+        auto width = r.integer("width", 1, 8, "1, 2, 3, 4 or 8");
+        if (!width) r.fail(nullptr, "width", "is required; allowed: 1, 2, 3, 4 or 8");
+        if (*width == 5 || *width == 6 || *width == 7)
+            r.fail(r.find("width"), "width", std::to_string(*width) + " is not allowed; allowed: 1, 2, 3, 4 or 8");
+        f.width = static_cast<uint32_t>(*width);
+        if (auto bo = r.string("byte_order")) {
+            if (*bo == "big") f.byte_order = ByteOrder::big;
+            else if (*bo == "little") f.byte_order = ByteOrder::little;
+            else r.fail(r.find("byte_order"), "byte_order", "\"" + escape_bytes(*bo) + "\" is not allowed; allowed: \"big\" or \"little\"");
+        }
+        f.header = r.integer("header", 0, kSmallLimit, range_text(0, kSmallLimit)).value_or(f.field_end());
+        uint64_t field_bits = f.width * 8;
+        uint64_t all_bits = field_bits == 64 ? ~0ULL : ((1ULL << field_bits) - 1);
+        if (const toml::node* m = r.find("mask")) {
+            auto v = m->value_exact<int64_t>();
+            std::string allowed = "a non-zero integer that fits in the field's " + std::to_string(field_bits) + " bits";
+            if (!v) r.fail(m, "mask", "must be an integer; allowed: " + allowed);
+            uint64_t mask = static_cast<uint64_t>(*v);
+            if (mask == 0 || (mask & ~all_bits) != 0)
+                r.fail(m, "mask", "0x" + [&] { std::ostringstream o; o << std::hex << mask; return o.str(); }() +
+                                      " does not fit; allowed: " + allowed);
+            f.mask = mask;
+            f.has_mask = true;
+        } else {
+            f.mask = all_bits;
+        }
+        f.shift = static_cast<uint32_t>(
+            r.integer("shift", 0, field_bits - 1, range_text(0, field_bits - 1)).value_or(0));
+    } else {
+        for (const char* k : {"byte_order", "header", "mask", "shift"})
+            if (r.find(k))
+                r.fail(r.find(k), k, std::string("is only for encoding = \"uint\"; with \"") + enc->name +
+                                         "\" the total is offset + field bytes + value * scale + adjust");
+        f.width = static_cast<uint32_t>(r.integer("width", 1, enc->max_width, range_text(1, enc->max_width))
+                                            .value_or(enc->default_width));
+        auto adjust = r.find("adjust");
+        if (adjust) {
+            auto v = adjust->value_exact<int64_t>();
+            if (!v || *v < -65536 || *v > 65536) r.fail(adjust, "adjust", "allowed: an integer from -65536 to 65536");
+            f.adjust = *v;
+        }
+        bool ascii = f.encoding == LengthEncoding::ascii_decimal || f.encoding == LengthEncoding::ascii_hex;
+        if (ascii) {
+            f.digits = static_cast<uint32_t>(r.integer("digits", 1, enc->max_width, range_text(1, enc->max_width)).value_or(0));
+            std::string t = one_byte_string(r, "terminator");
+            if (f.digits && !t.empty()) r.fail(r.find("terminator"), "terminator", "give either digits or terminator, not both");
+            if (!f.digits && t.empty()) r.fail(nullptr, "terminator", "is required for ASCII lengths (or digits = N)");
+            if (!t.empty()) f.terminator = static_cast<unsigned char>(t[0]);
+            if (f.digits && r.find("width")) r.fail(r.find("width"), "width", "is implied by digits");
+            if (f.digits) f.width = f.digits;
+        } else {
+            for (const char* k : {"digits", "terminator"})
+                if (r.find(k)) r.fail(r.find(k), k, "is only for ascii-decimal and ascii-hex encodings");
+        }
+    }
+    if (const toml::node* sv = r.find("special_values")) {
+        const toml::array* arr = sv->as_array();
+        if (!arr || arr->empty()) r.fail(sv, "special_values", "must be a non-empty array of integers");
+        for (const auto& item : *arr) {
+            auto v = item.value_exact<int64_t>();
+            if (!v || *v < 0) r.fail(&item, "special_values", "must hold non-negative integers");
+            f.special_values.push_back(static_cast<uint64_t>(*v));
+        }
+        auto total = r.integer("special_total", 1, kMaxMessageLimit, range_text(1, kMaxMessageLimit));
+        if (!total) r.fail(sv, "special_total", "is required with special_values: the size of such a message");
+        f.special_total = *total;
+    } else if (r.find("special_total")) {
+        r.fail(r.find("special_total"), "special_total", "needs special_values");
+    }
     return f;
 }
 
@@ -154,32 +233,45 @@ int hex_digit(char c) {
     return -1;
 }
 
-Delimiter read_delimiter(const TableReader& r) {
-    r.allow_only({"text", "hex"});
+// `text = "..."` (ASCII) or `hex = "..."` (any bytes), max_len bytes at most.
+std::string read_byte_string(const TableReader& r, size_t max_len) {
     auto text = r.string("text");
     auto hex = r.string("hex");
+    std::string limit = "1 to " + std::to_string(max_len) + " bytes";
+    std::string n = std::to_string(max_len);
     if (text && hex) r.fail(r.find("hex"), "hex", "give either text or hex, not both");
-    if (!text && !hex) r.fail(nullptr, "text", "is required (or hex); allowed: 1-16 ASCII characters, or hex = 1-16 bytes as hex digits");
-    Delimiter d;
+    if (!text && !hex)
+        r.fail(nullptr, "text", "is required (or hex); allowed: 1-" + n + " ASCII characters, or hex = 1-" + n + " bytes as hex digits");
+    std::string bytes;
     if (text) {
         for (unsigned char c : *text)
             if (c == 0 || c > 0x7f)
                 r.fail(r.find("text"), "text", "must be ASCII without NUL; use hex = \"...\" for other bytes");
-        d.bytes = *text;
+        bytes = *text;
     } else {
         const std::string& h = *hex;
         if (h.size() % 2 != 0) r.fail(r.find("hex"), "hex", "needs an even number of hex digits");
         for (size_t i = 0; i < h.size(); i += 2) {
             int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
             if (hi < 0 || lo < 0) r.fail(r.find("hex"), "hex", "\"" + escape_bytes(h) + "\" is not hex; allowed: digits 0-9, a-f");
-            d.bytes += static_cast<char>(hi * 16 + lo);
+            bytes += static_cast<char>(hi * 16 + lo);
         }
     }
-    if (d.bytes.empty() || d.bytes.size() > 16) {
+    if (bytes.empty() || bytes.size() > max_len) {
         const char* key = text ? "text" : "hex";
-        r.fail(r.find(key), key, std::to_string(d.bytes.size()) + " bytes is not allowed; allowed: 1 to 16 bytes");
+        r.fail(r.find(key), key, std::to_string(bytes.size()) + " bytes is not allowed; allowed: " + limit);
     }
-    return d;
+    return bytes;
+}
+
+Delimiter read_delimiter(const TableReader& r) {
+    r.allow_only({"text", "hex"});
+    return Delimiter{read_byte_string(r, 16)};
+}
+
+const toml::table& table_at(const TableReader& parent, const toml::node* n, const char* key) {
+    if (!n->is_table()) parent.fail(n, key, std::string("must be a table: [") + key + "]");
+    return *n->as_table();
 }
 
 bool valid_name(const std::string& n) {
@@ -202,7 +294,8 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
                                std::string(e.description()));
     }
     TableReader r(root, "", source);
-    r.allow_only({"name", "summary", "reference", "max_message", "length", "delimiter"});
+    r.allow_only({"name", "summary", "reference", "max_message", "length", "delimiter", "magic", "trailer", "preface",
+                  "first_length"});
 
     Description d;
     d.source_name = source;
@@ -225,22 +318,71 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
     if (length && delim) r.fail(delim, "delimiter", "give exactly one of [length] or [delimiter], not both");
     if (!length && !delim) r.fail(nullptr, "length", "is required: give exactly one of [length] or [delimiter]");
     if (length) {
-        if (!length->is_table()) r.fail(length, "length", "must be a table: [length]");
-        TableReader lr(*length->as_table(), "length.", source);
+        TableReader lr(table_at(r, length, "length"), "length.", source);
         LengthField f = read_length(lr);
         if (f.min_message > d.max_message)
-            lr.fail(lr.find("min_message"), "min_message", "is above max_message = " + std::to_string(d.max_message));
+            lr.fail(lr.find("min_message"), "min_message", std::to_string(f.min_message) + " is above max_message = " + std::to_string(d.max_message));
         if (f.field_end() > d.max_message)
             lr.fail(lr.find("offset") ? lr.find("offset") : lr.find("width"), "offset",
                     "the field ends at byte " + std::to_string(f.field_end()) + ", beyond max_message = " + std::to_string(d.max_message));
+        if (f.fixed_width() && f.header > d.max_message)
+            lr.fail(lr.find("header"), "header", std::to_string(f.header) + " is above max_message = " +
+                                                     std::to_string(d.max_message) + ": no message could be legal");
+        if (!f.special_values.empty() && f.special_total < f.field_end())
+            lr.fail(lr.find("special_total"), "special_total", "is smaller than the length field itself");
         d.framing = f;
     } else {
-        if (!delim->is_table()) r.fail(delim, "delimiter", "must be a table: [delimiter]");
-        TableReader dr(*delim->as_table(), "delimiter.", source);
+        TableReader dr(table_at(r, delim, "delimiter"), "delimiter.", source);
         Delimiter del = read_delimiter(dr);
         if (del.bytes.size() > d.max_message)
             r.fail(r.find("max_message"), "max_message", "is shorter than the delimiter");
         d.framing = del;
+    }
+
+    if (const toml::node* m = r.find("magic")) {
+        const toml::array* arr = m->as_array();
+        if (!arr || !arr->is_array_of_tables() || arr->empty())
+            r.fail(m, "magic", "must be one or more [[magic]] tables with offset and text or hex");
+        if (!d.is_length()) r.fail(m, "magic", "is only supported with [length] framing");
+        for (const auto& item : *arr) {
+            TableReader mr(*item.as_table(), "magic.", source);
+            mr.allow_only({"offset", "text", "hex"});
+            Magic mg;
+            mg.offset = static_cast<uint32_t>(mr.integer("offset", 0, 65535, range_text(0, 65535)).value_or(0));
+            mg.bytes = read_byte_string(mr, 32);
+            // Checked together with the length: it must be readable by then.
+            if (mg.offset + mg.bytes.size() > d.length().field_end())
+                mr.fail(mr.find("offset"), "offset", "magic bytes must end by byte " + std::to_string(d.length().field_end()) +
+                                                         ", where the length field ends");
+            d.magic.push_back(mg);
+        }
+    }
+    if (const toml::node* t = r.find("trailer")) {
+        TableReader tr(table_at(r, t, "trailer"), "trailer.", source);
+        tr.allow_only({"text", "hex"});
+        if (!d.is_length()) r.fail(t, "trailer", "is only supported with [length] framing");
+        d.trailer = read_byte_string(tr, 16);
+        std::get<LengthField>(d.framing).implied_min = d.length().field_end() + d.trailer.size();
+    }
+    const toml::node* preface = r.find("preface");
+    const toml::node* first = r.find("first_length");
+    if (preface && first) r.fail(first, "first_length", "give either [preface] or [first_length], not both");
+    if (preface) {
+        TableReader pr(table_at(r, preface, "preface"), "preface.", source);
+        pr.allow_only({"text", "hex"});
+        d.first = FirstMessage{read_byte_string(pr, 64), std::nullopt, 0};
+    } else if (first) {
+        TableReader fr(table_at(r, first, "first_length"), "first_length.", source);
+        // Same keys as [length], plus its own limit.
+        toml::table copy = *first->as_table();
+        uint64_t max = d.max_message;
+        if (auto fm = fr.integer("max_message", 1, kMaxMessageLimit, range_text(1, kMaxMessageLimit))) max = *fm;
+        copy.erase("max_message");
+        TableReader lr(copy, "first_length.", source);
+        LengthField f = read_length(lr);
+        if (f.field_end() > max)
+            fr.fail(nullptr, "max_message", "is smaller than the first message's length field");
+        d.first = FirstMessage{"", f, max};
     }
     return d;
 }

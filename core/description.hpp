@@ -7,27 +7,70 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <variant>
+#include <vector>
 
 namespace sockframe {
 
 enum class ByteOrder { big, little };
 
-// A fixed-width unsigned length field: total = header + ((field & mask) >> shift) * scale.
+// How the length field is written.
+enum class LengthEncoding {
+    uint,           // fixed width binary: total = header + ((field & mask) >> shift) * scale
+    leb128,         // 7 bits per byte, low group first, 0x80 = more (protobuf; "mqtt" = at most 4 bytes)
+    ber,            // ASN.1 BER definite length: < 0x80 short form, 0x8n + n big-endian bytes
+    ascii_decimal,  // decimal digits, a fixed count or ending at a terminator byte
+    ascii_hex,      // hex digits, likewise
+};
+// For every encoding but uint: total = offset + field bytes (terminator included)
+// + value * scale + adjust.
+
 struct LengthField {
     uint32_t offset = 0;          // bytes from message start to the field
-    uint32_t width = 0;           // 1, 2, 3, 4 or 8
+    uint32_t width = 0;           // uint: 1, 2, 3, 4 or 8; variable encodings: most bytes the field may take
     ByteOrder byte_order = ByteOrder::big;
-    uint64_t header = 0;          // default offset + width
+    uint64_t header = 0;          // uint: default offset + width
     uint64_t scale = 1;
-    uint64_t mask = ~0ULL;        // default: all bits of the field
+    uint64_t mask = ~0ULL;        // uint: default all bits of the field
     uint32_t shift = 0;
-    uint64_t min_message = 0;     // 0: only the implicit minimum (offset + width)
+    uint64_t min_message = 0;     // 0: only the implicit minimum (the field lies inside the message)
     bool has_mask = false;        // mask given explicitly (shown in explanations)
 
-    uint64_t field_end() const { return uint64_t{offset} + width; }
+    LengthEncoding encoding = LengthEncoding::uint;
+    int64_t adjust = 0;           // variable encodings: added to the total
+    uint32_t digits = 0;          // ascii: fixed digit count (0: ends at `terminator`)
+    int terminator = -1;          // ascii: byte ending the digits, counted in the field
+    std::vector<uint64_t> special_values;  // values that mean a fixed-size message (pkt-line 0000)
+    uint64_t special_total = 0;
+    uint64_t implied_min = 0;     // set by the description: room for a trailer after the field
+
+    bool fixed_width() const { return encoding == LengthEncoding::uint; }
+    // End of the field for uint; for variable encodings the end of its shortest form.
+    uint64_t field_end() const {
+        if (fixed_width()) return uint64_t{offset} + width;
+        if (encoding == LengthEncoding::ascii_decimal || encoding == LengthEncoding::ascii_hex)
+            return uint64_t{offset} + (digits ? digits : 2);
+        return uint64_t{offset} + 1;
+    }
     // Smallest legal total: the length field must lie inside the message.
-    uint64_t effective_min() const { return min_message > field_end() ? min_message : field_end(); }
+    uint64_t effective_min() const {
+        uint64_t m = min_message > field_end() ? min_message : field_end();
+        return m > implied_min ? m : implied_min;
+    }
+};
+
+// Constant bytes every message carries at a fixed offset (BGP marker, TPKT version).
+struct Magic {
+    uint32_t offset = 0;
+    std::string bytes;
+};
+
+// The stream's first message, framed by its own rule, then the main rule applies.
+struct FirstMessage {
+    std::string preface;                 // fixed bytes (HTTP/2 preface, AMQP protocol header), or
+    std::optional<LengthField> length;   // a length rule of its own (PostgreSQL StartupMessage)
+    uint64_t max_message = 0;            // for `length`
 };
 
 // Messages end with (and include) a fixed byte sequence of 1-16 bytes.
@@ -41,6 +84,9 @@ struct Description {
     std::string reference;
     uint64_t max_message = 0;
     std::variant<LengthField, Delimiter> framing;
+    std::vector<Magic> magic;            // length framing: checked on every message
+    std::string trailer;                 // length framing: every message ends with these bytes
+    std::optional<FirstMessage> first;   // a preface or first message framed differently
 
     std::string source_name;  // file the description came from
     std::string source_text;  // its exact text, quoted in generated code

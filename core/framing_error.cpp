@@ -7,6 +7,10 @@ const char* kind_name(FramingErrorKind kind) {
     case FramingErrorKind::too_long: return "too_long";
     case FramingErrorKind::too_short: return "too_short";
     case FramingErrorKind::no_delimiter: return "no_delimiter";
+    case FramingErrorKind::bad_magic: return "bad_magic";
+    case FramingErrorKind::bad_trailer: return "bad_trailer";
+    case FramingErrorKind::bad_length_field: return "bad_length_field";
+    case FramingErrorKind::bad_preface: return "bad_preface";
     case FramingErrorKind::truncated: return "truncated";
     case FramingErrorKind::connection: return "connection";
     case FramingErrorKind::kernel: return "kernel";
@@ -30,6 +34,23 @@ FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t va
     case FramingErrorKind::no_delimiter:
         e.message = "no delimiter \"" + escape_bytes(d.is_length() ? "" : d.delimiter().bytes) +
                     "\" within max_message " + std::to_string(d.max_message) + " bytes" + at;
+        break;
+    case FramingErrorKind::bad_magic: {
+        std::string bytes;
+        for (const Magic& m : d.magic)
+            if (m.offset == value) bytes = m.bytes;
+        e.message = "message does not have \"" + escape_bytes(bytes) + "\" at byte " + std::to_string(value) + at;
+        break;
+    }
+    case FramingErrorKind::bad_trailer:
+        e.message = "the " + std::to_string(value) + "-byte message does not end with \"" + escape_bytes(d.trailer) + "\"" + at;
+        break;
+    case FramingErrorKind::bad_length_field:
+        e.message = "malformed length field at byte " + std::to_string(value) + " of the message" + at;
+        break;
+    case FramingErrorKind::bad_preface:
+        e.message = "stream does not start with the preface \"" + escape_bytes(d.first ? d.first->preface : "") +
+                    "\" (byte " + std::to_string(value) + " differs)" + at;
         break;
     case FramingErrorKind::truncated:
         e.message = needed ? "truncated message (" + std::to_string(value) + " of " + std::to_string(needed) + " bytes)" + at

@@ -13,6 +13,10 @@ enum class FramingErrorKind {
     too_long = 1,      // SF_ERR_TOO_LONG
     too_short = 2,     // SF_ERR_TOO_SHORT
     no_delimiter = 3,  // SF_ERR_NO_DELIMITER
+    bad_magic = 4,     // SF_ERR_BAD_MAGIC: value = offset of the magic in the message
+    bad_trailer = 5,   // SF_ERR_BAD_TRAILER: value = the message's length
+    bad_length_field = 6,  // SF_ERR_BAD_LENGTH_FIELD: value = offset of the bad byte in the message
+    bad_preface = 7,   // SF_ERR_BAD_PREFACE: value = offset of the first differing byte
     truncated = 10,    // peer closed inside a message
     connection = 11,   // reset, I/O error
     kernel = 12,       // the kernel path failed in a way the parser did not report

@@ -263,9 +263,17 @@ public:
             int e = errno;
             bpf_map_delete_elem(p.targets_map(), &cookie);
             bpf_map_delete_elem(p.conns_map(), &cookie);
+            // The peer's FIN arrived between the state check and the insert: the
+            // socket left ESTABLISHED, but all its bytes are queued. Frame them here.
+            if (e == EOPNOTSUPP) return make_userspace_receiver(desc_)->adopt(s.release());
             errno = e;
             throw_map_error("application socket");
         }
+        // Bytes that arrived before the insert sit in the receive queue until
+        // something signals data-ready; setting SO_RCVLOWAT (to its default, 1)
+        // does, so a client that spoke first is framed now, not at close.
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
         return std::make_unique<KernelConnection>(k_, s.release(), std::move(a), std::move(b), cookie);
     }
 

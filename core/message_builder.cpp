@@ -2,70 +2,186 @@
 
 #include <algorithm>
 
-namespace sockframe {
+#include "length_rule.hpp"
 
-uint64_t smallest_message(const Description& d) {
-    if (!d.is_length()) return d.delimiter().bytes.size();
-    const LengthField& f = d.length();
-    return legal_size_near(d, std::max(f.effective_min(), f.header));
+namespace sockframe {
+namespace {
+
+std::vector<uint8_t> random_bytes(size_t n, std::mt19937_64& rng) {
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<uint8_t> m(n);
+    for (auto& b : m) b = static_cast<uint8_t>(byte(rng));
+    return m;
+}
+
+// Field bytes and value for a message of `total` bytes under rule `f`.
+std::optional<std::vector<uint8_t>> field_for_total(const LengthField& f, uint64_t total) {
+    if (f.fixed_width()) {
+        if (total < f.header || (total - f.header) % f.scale) return std::nullopt;
+        return encode_length_field(f, (total - f.header) / f.scale);
+    }
+    // The field's own size depends on the value: try each size.
+    for (uint64_t fb = 1; fb <= f.width + 1; fb++) {
+        int64_t rest = static_cast<int64_t>(total) - f.offset - static_cast<int64_t>(fb) - f.adjust;
+        if (rest < 0 || rest % static_cast<int64_t>(f.scale)) continue;
+        auto field = encode_length_field(f, static_cast<uint64_t>(rest) / f.scale);
+        if (field && field->size() == fb) return field;
+    }
+    return std::nullopt;
+}
+
+// The message's first bytes (up to the end of its length field and magic), or
+// nullopt if `total` is not a legal size. Cheap: no payload is built.
+std::optional<std::vector<uint8_t>> legal_head(const LengthField& f, uint64_t max, const std::vector<Magic>& magic,
+                                               const std::string& trailer, uint64_t total) {
+    if (total == 0 || total > max || total < f.effective_min()) return std::nullopt;
+    auto field = field_for_total(f, total);
+    uint64_t field_size = f.fixed_width() ? f.width : field ? field->size() : 0;
+    if (!field || f.offset + field_size + trailer.size() > total) return std::nullopt;
+    uint64_t head = f.offset + field_size;
+    for (const Magic& mg : magic) head = std::max<uint64_t>(head, mg.offset + mg.bytes.size());
+    std::vector<uint8_t> m(head, 0x5a);
+    if (f.fixed_width()) {
+        // Bits outside the mask are set: the rule must ignore them.
+        for (uint32_t i = 0; i < f.width; i++) m[f.offset + i] = ((*field)[i + f.width] ^ 0xff) | (*field)[i];
+    } else {
+        std::copy(field->begin(), field->end(), m.begin() + f.offset);
+    }
+    for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+    // The oracle must agree that this starts one message of `total` bytes.
+    LengthProbe p = probe_length(f, max, magic, m.data(), m.size());
+    if (p.state != LengthProbe::known || p.total != total) return std::nullopt;
+    return m;
+}
+
+std::optional<std::vector<uint8_t>> build_with_rule(const LengthField& f, uint64_t max, const std::vector<Magic>& magic,
+                                                    const std::string& trailer, uint64_t total, std::mt19937_64& rng) {
+    auto head = legal_head(f, max, magic, trailer, total);
+    if (!head) return std::nullopt;
+    std::vector<uint8_t> m = random_bytes(total, rng);
+    if (f.fixed_width()) {
+        auto field = field_for_total(f, total);
+        for (uint32_t i = 0; i < f.width; i++) m[f.offset + i] = (m[f.offset + i] & ~(*field)[i + f.width]) | (*field)[i];
+        for (size_t i = 0; i < head->size(); i++)
+            if (i < f.offset || i >= f.offset + f.width) m[i] = (*head)[i] == 0x5a ? m[i] : (*head)[i];
+        for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+    } else {
+        std::copy(head->begin() + f.offset, head->end(), m.begin() + f.offset);
+        for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+    }
+    if (!trailer.empty()) std::copy(trailer.begin(), trailer.end(), m.end() - static_cast<long>(trailer.size()));
+    return m;
+}
+
+}  // namespace
+
+std::optional<std::vector<uint8_t>> encode_length_field(const LengthField& f, uint64_t value) {
+    std::vector<uint8_t> out;
+    switch (f.encoding) {
+    case LengthEncoding::uint: {
+        // Returns the field bytes followed by the mask bytes (callers merge random bits).
+        if (value > (f.mask >> f.shift)) return std::nullopt;
+        uint64_t field = (value << f.shift) & f.mask;
+        out.resize(2 * f.width);
+        for (uint32_t i = 0; i < f.width; i++) {
+            uint32_t idx = f.byte_order == ByteOrder::big ? f.width - 1 - i : i;
+            out[idx] = static_cast<uint8_t>(field >> (8 * i));
+            out[f.width + idx] = static_cast<uint8_t>(f.mask >> (8 * i));
+        }
+        return out;
+    }
+    case LengthEncoding::leb128:
+        do {
+            uint8_t b = value & 0x7f;
+            value >>= 7;
+            out.push_back(static_cast<uint8_t>(b | (value ? 0x80 : 0)));
+        } while (value);
+        if (out.size() > f.width) return std::nullopt;
+        return out;
+    case LengthEncoding::ber:
+        if (value < 0x80) return std::vector<uint8_t>{static_cast<uint8_t>(value)};
+        for (uint64_t v = value; v; v >>= 8) out.insert(out.begin(), static_cast<uint8_t>(v & 0xff));
+        out.insert(out.begin(), static_cast<uint8_t>(0x80 | out.size()));
+        if (out.size() > f.width) return std::nullopt;
+        return out;
+    case LengthEncoding::ascii_decimal:
+    case LengthEncoding::ascii_hex: {
+        bool hex = f.encoding == LengthEncoding::ascii_hex;
+        std::string digits;
+        for (uint64_t v = value;; v /= hex ? 16 : 10) {
+            digits.insert(digits.begin(), "0123456789abcdef"[v % (hex ? 16 : 10)]);
+            if (v < (hex ? 16u : 10u)) break;
+        }
+        if (f.digits) {
+            if (digits.size() > f.digits) return std::nullopt;
+            digits.insert(digits.begin(), f.digits - digits.size(), '0');
+        } else {
+            if (digits.size() > f.width) return std::nullopt;
+            digits += static_cast<char>(f.terminator);
+        }
+        return std::vector<uint8_t>(digits.begin(), digits.end());
+    }
+    }
+    return std::nullopt;
 }
 
 uint64_t largest_message(const Description& d) {
     if (!d.is_length()) return d.max_message;
+    for (uint64_t t = d.max_message, tries = 0; t > 0 && tries < 4096; t--, tries++)
+        if (legal_head(d.length(), d.max_message, d.magic, d.trailer, t)) return t;
+    // Sparse encodings (scale, small fields): search down by the field's own values.
     const LengthField& f = d.length();
-    // Largest field value the mask/shift can carry.
-    uint64_t max_value = f.mask >> f.shift;
-    uint64_t cap = d.max_message;
-    if (f.header < cap && max_value < (cap - f.header) / f.scale) cap = f.header + max_value * f.scale;
-    uint64_t total = f.header + (cap - f.header) / f.scale * f.scale;
-    return total;
+    if (f.fixed_width()) {
+        uint64_t max_value = f.mask >> f.shift;
+        uint64_t v = std::min<uint64_t>(max_value, d.max_message >= f.header ? (d.max_message - f.header) / f.scale : 0);
+        return f.header + v * f.scale;
+    }
+    return 0;
 }
 
+uint64_t smallest_message(const Description& d) { return legal_size_near(d, 0); }
+
 uint64_t legal_size_near(const Description& d, uint64_t want) {
-    uint64_t lo = d.is_length() ? std::max(d.length().effective_min(), d.length().header) : d.delimiter().bytes.size();
-    uint64_t hi = largest_message(d);
-    want = std::clamp(want, lo, hi);
-    if (!d.is_length()) return want;
+    if (!d.is_length()) return std::clamp<uint64_t>(want, d.delimiter().bytes.size(), d.max_message);
     const LengthField& f = d.length();
-    uint64_t total = f.header + (want - f.header) / f.scale * f.scale;
-    if (total < lo) total += f.scale;
-    return total;
+    uint64_t hi = largest_message(d);
+    want = std::clamp<uint64_t>(want, f.effective_min(), hi);
+    for (uint64_t delta = 0; delta <= hi; delta++) {
+        if (want + delta <= hi && legal_head(f, d.max_message, d.magic, d.trailer, want + delta)) return want + delta;
+        if (delta <= want && want - delta >= f.effective_min() &&
+            legal_head(f, d.max_message, d.magic, d.trailer, want - delta))
+            return want - delta;
+        if (delta > 1u << 20) break;
+    }
+    return hi;
 }
 
 std::optional<std::vector<uint8_t>> build_message(const Description& d, uint64_t total, std::mt19937_64& rng) {
     if (total == 0 || total > d.max_message) return std::nullopt;
-    std::vector<uint8_t> m(total);
+    if (d.is_length()) return build_with_rule(d.length(), d.max_message, d.magic, d.trailer, total, rng);
+    const std::string& delim = d.delimiter().bytes;
+    if (total < delim.size()) return std::nullopt;
+    // Payload bytes never equal the delimiter's first byte: no early end.
     std::uniform_int_distribution<int> byte(0, 255);
-    if (!d.is_length()) {
-        const std::string& delim = d.delimiter().bytes;
-        if (total < delim.size()) return std::nullopt;
-        // Payload bytes never equal the delimiter's first byte: no early end.
-        auto first = static_cast<uint8_t>(delim[0]);
-        for (size_t i = 0; i < total - delim.size(); i++) {
-            uint8_t b;
-            do b = static_cast<uint8_t>(byte(rng)); while (b == first);
-            m[i] = b;
-        }
-        std::copy(delim.begin(), delim.end(), m.end() - static_cast<long>(delim.size()));
-        return m;
+    std::vector<uint8_t> m(total);
+    auto first = static_cast<uint8_t>(delim[0]);
+    for (size_t i = 0; i < total - delim.size(); i++) {
+        uint8_t b;
+        do b = static_cast<uint8_t>(byte(rng)); while (b == first);
+        m[i] = b;
     }
-    const LengthField& f = d.length();
-    if (total < f.effective_min() || total < f.header || (total - f.header) % f.scale) return std::nullopt;
-    uint64_t value = (total - f.header) / f.scale;
-    if (value > (f.mask >> f.shift)) return std::nullopt;
-    for (auto& b : m) b = static_cast<uint8_t>(byte(rng));
-    // The field: value placed under the mask; bits outside the mask stay random.
-    uint64_t field = 0;
-    for (uint32_t i = 0; i < f.width; i++) {
-        uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
-        field = (field << 8) | m[f.offset + idx];
-    }
-    field = (field & ~f.mask) | ((value << f.shift) & f.mask);
-    for (uint32_t i = 0; i < f.width; i++) {
-        uint32_t idx = f.byte_order == ByteOrder::big ? f.width - 1 - i : i;
-        m[f.offset + idx] = static_cast<uint8_t>(field >> (8 * i));
-    }
+    std::copy(delim.begin(), delim.end(), m.end() - static_cast<long>(delim.size()));
     return m;
+}
+
+std::vector<uint8_t> build_first_message(const Description& d, uint64_t want, std::mt19937_64& rng) {
+    if (!d.first) return {};
+    if (!d.first->preface.empty()) return {d.first->preface.begin(), d.first->preface.end()};
+    const LengthField& f = *d.first->length;
+    want = std::clamp<uint64_t>(want, f.effective_min(), d.first->max_message);
+    for (uint64_t t = want; t <= d.first->max_message; t++)
+        if (auto m = build_with_rule(f, d.first->max_message, {}, "", t, rng)) return *m;
+    return {};
 }
 
 }  // namespace sockframe

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "length_rule.hpp"
+
 namespace sockframe {
 
 UserspaceFramer::UserspaceFramer(const Description& d) : desc_(d) {}
@@ -34,64 +36,88 @@ UserspaceFramer::Result UserspaceFramer::fail(FramingErrorKind kind, uint64_t va
     return {Status::error, {}, &*error_};
 }
 
-uint64_t UserspaceFramer::length_total(uint64_t& error_value, FramingErrorKind& kind) const {
-    const LengthField& f = desc_.length();
+uint64_t UserspaceFramer::first_message_length(FramingErrorKind& kind, uint64_t& value, bool& bad) const {
+    const FirstMessage& first = *desc_.first;
+    const uint8_t* p = buf_.data() + begin_;
     size_t avail = end_ - begin_;
-    if (avail < f.field_end()) return 0;
-    const uint8_t* p = buf_.data() + begin_ + f.offset;
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < f.width; i++) {
-        uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
-        v = (v << 8) | p[idx];
+    if (!first.preface.empty()) {
+        long at = preface_mismatch(first.preface, p, avail);
+        if (at >= 0) {
+            bad = true;
+            kind = FramingErrorKind::bad_preface;
+            value = static_cast<uint64_t>(at);
+            return 0;
+        }
+        return avail >= first.preface.size() ? first.preface.size() : 0;
     }
-    v = (v & f.mask) >> f.shift;
-    uint64_t total = (f.scale && v > (~0ULL - f.header) / f.scale) ? ~0ULL : f.header + v * f.scale;
-    if (total > desc_.max_message) {
-        kind = FramingErrorKind::too_long;
-        error_value = total;
+    LengthProbe probe = probe_length(*first.length, first.max_message, {}, p, avail);
+    if (probe.state == LengthProbe::error) {
+        bad = true;
+        kind = probe.kind;
+        value = probe.value;
         return 0;
     }
-    if (total < f.effective_min()) {
-        kind = FramingErrorKind::too_short;
-        error_value = total;
+    return probe.state == LengthProbe::known && probe.total <= avail ? probe.total : 0;
+}
+
+uint64_t UserspaceFramer::length_message(FramingErrorKind& kind, uint64_t& value, bool& bad) const {
+    const uint8_t* p = buf_.data() + begin_;
+    size_t avail = end_ - begin_;
+    LengthProbe probe = probe_length(desc_.length(), desc_.max_message, desc_.magic, p, avail);
+    if (probe.state == LengthProbe::error) {
+        bad = true;
+        kind = probe.kind;
+        value = probe.value;
         return 0;
     }
-    return total;
+    if (probe.state != LengthProbe::known || probe.total > avail) return 0;
+    const std::string& t = desc_.trailer;
+    if (!t.empty() && !std::equal(t.begin(), t.end(), p + probe.total - t.size(),
+                                  [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; })) {
+        bad = true;
+        kind = FramingErrorKind::bad_trailer;
+        value = probe.total;
+        return 0;
+    }
+    return probe.total;
+}
+
+uint64_t UserspaceFramer::delimited_message(FramingErrorKind& kind, uint64_t& value, bool& bad) {
+    const std::string& d = desc_.delimiter().bytes;
+    const uint8_t* base = buf_.data() + begin_;
+    size_t avail = end_ - begin_;
+    // Search only what was not searched before: linear in the stream, whatever the chunking.
+    size_t limit = std::min<uint64_t>(avail, desc_.max_message);
+    if (limit >= d.size() && scanned_ <= limit - d.size()) {
+        const uint8_t* to = base + limit;
+        const uint8_t* hit = std::search(base + scanned_, to, d.begin(), d.end(),
+                                         [](uint8_t a, char b) { return a == static_cast<uint8_t>(b); });
+        if (hit != to) {
+            scanned_ = 0;
+            return static_cast<uint64_t>(hit - base) + d.size();
+        }
+        scanned_ = limit - d.size() + 1;
+    }
+    if (avail >= desc_.max_message) {
+        bad = true;
+        kind = FramingErrorKind::no_delimiter;
+        value = desc_.max_message;
+    }
+    return 0;
 }
 
 UserspaceFramer::Result UserspaceFramer::next() {
     if (error_) return {Status::error, {}, &*error_};
-    size_t avail = end_ - begin_;
-    uint64_t total = 0;
-    if (desc_.is_length()) {
-        uint64_t bad = 0;
-        FramingErrorKind kind{};
-        total = length_total(bad, kind);
-        if (bad) return fail(kind, bad);
-        if (total == 0 || total > avail) return {};
-    } else {
-        const std::string& d = desc_.delimiter().bytes;
-        const uint8_t* base = buf_.data() + begin_;
-        // Search only what was not searched before: linear in the stream, whatever the chunking.
-        size_t limit = std::min<uint64_t>(avail, desc_.max_message);
-        const uint8_t* hit = nullptr;
-        if (limit >= d.size() && scanned_ <= limit - d.size()) {
-            const uint8_t* from = base + scanned_;
-            const uint8_t* to = base + limit;
-            hit = std::search(from, to, d.begin(), d.end(),
-                              [](uint8_t a, char b) { return a == static_cast<uint8_t>(b); });
-            if (hit == to) {
-                hit = nullptr;
-                scanned_ = limit - d.size() + 1;
-            }
-        }
-        if (!hit) {
-            if (avail >= desc_.max_message) return fail(FramingErrorKind::no_delimiter, desc_.max_message);
-            return {};
-        }
-        total = static_cast<uint64_t>(hit - base) + d.size();
-        scanned_ = 0;
-    }
+    FramingErrorKind kind{};
+    uint64_t value = 0;
+    bool bad = false;
+    bool first = desc_.first && !first_done_;
+    uint64_t total = first ? first_message_length(kind, value, bad)
+                     : desc_.is_length() ? length_message(kind, value, bad)
+                                         : delimited_message(kind, value, bad);
+    if (bad) return fail(kind, value);
+    if (total == 0) return {};
+    if (first) first_done_ = true;
     Message m{{buf_.data() + begin_, static_cast<size_t>(total)}, consumed_};
     begin_ += total;
     consumed_ += total;
@@ -99,15 +125,22 @@ UserspaceFramer::Result UserspaceFramer::next() {
     return {Status::message, m, nullptr};
 }
 
+uint64_t UserspaceFramer::pending_length() const {
+    const uint8_t* p = buf_.data() + begin_;
+    size_t avail = end_ - begin_;
+    if (desc_.first && !first_done_) {
+        if (!desc_.first->preface.empty()) return desc_.first->preface.size();
+        LengthProbe probe = probe_length(*desc_.first->length, desc_.first->max_message, {}, p, avail);
+        return probe.state == LengthProbe::known ? probe.total : 0;
+    }
+    if (!desc_.is_length()) return 0;
+    LengthProbe probe = probe_length(desc_.length(), desc_.max_message, desc_.magic, p, avail);
+    return probe.state == LengthProbe::known ? probe.total : 0;
+}
+
 std::optional<FramingError> UserspaceFramer::finish() const {
     if (error_ || begin_ == end_) return std::nullopt;
-    uint64_t needed = 0;
-    if (desc_.is_length()) {
-        uint64_t bad = 0;
-        FramingErrorKind kind{};
-        needed = length_total(bad, kind);
-    }
-    return make_error(desc_, FramingErrorKind::truncated, end_ - begin_, consumed_, needed);
+    return make_error(desc_, FramingErrorKind::truncated, end_ - begin_, consumed_, pending_length());
 }
 
 }  // namespace sockframe

@@ -45,14 +45,19 @@ public:
 
 private:
     Result fail(FramingErrorKind kind, uint64_t value);
-    // Length framing: total length of the message at begin_, 0 if unknown yet.
-    uint64_t length_total(uint64_t& error_value, FramingErrorKind& kind) const;
+    // Length of the whole message at begin_ (0: not yet whole), or sets `bad`.
+    uint64_t first_message_length(FramingErrorKind& kind, uint64_t& value, bool& bad) const;
+    uint64_t length_message(FramingErrorKind& kind, uint64_t& value, bool& bad) const;
+    uint64_t delimited_message(FramingErrorKind& kind, uint64_t& value, bool& bad);
+    // Full length of the partial message held, if its length is known.
+    uint64_t pending_length() const;
 
     const Description& desc_;
     std::vector<uint8_t> buf_;
     size_t begin_ = 0, end_ = 0;
     uint64_t consumed_ = 0;     // stream offset of buf_[begin_]
     size_t scanned_ = 0;        // delimiter search: bytes after begin_ known not to start it
+    bool first_done_ = false;   // the description's first message (preface / first_length) is behind
     std::optional<FramingError> error_;
 };
 

@@ -60,11 +60,11 @@ TEST_CASE("the generated rule states the numbers of the description") {
         "t.toml");
     std::string c = generate_bpf_c(d);
     CHECK(c.find("#define SF_MAX_MESSAGE 4096ULL") != std::string::npos);
-    CHECK(c.find("#define SF_MIN_MESSAGE 11ULL") != std::string::npos);
+    CHECK(c.find("if (*total < 11ULL) {") != std::string::npos);
     CHECK(c.find("sf_load(cur, pos + 3, f, sizeof(f))") != std::string::npos);
     CHECK(c.find("(__u64)f[2] << 16") != std::string::npos);  // little-endian: last byte is most significant
     CHECK(c.find("v = (v & 0xfffffULL) >> 2;") != std::string::npos);
-    CHECK(c.find("*total = sf_total(v, 4, 7);") != std::string::npos);
+    CHECK(c.find("*total = sf_total(v, 4, 7, 0);") != std::string::npos);
 }
 
 TEST_CASE("description text cannot escape the comment it is quoted in") {

@@ -366,6 +366,41 @@ TEST_CASE("peer closes: whole messages, then end; a partial message is reported 
     }
 }
 
+TEST_CASE("bytes sent before the socket joined the map are framed at once, not at close") {
+    // Real clients speak right after connect; their first bytes are queued before adopt().
+    Listener l;
+    for (std::string name : kExamples) {
+        CAPTURE(name);
+        Example& e = example(name);
+        auto [c, s] = l.pair();
+        auto m = message_of(e.desc, 60);
+        send_all(c, m.data(), m.size());
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        auto conn = e.receiver->adopt(s);
+        Got got;
+        receive_until(*conn, got, 1, 3);  // the client keeps the connection open
+        check_same(got, {m});
+        close(c);
+    }
+}
+
+TEST_CASE("a peer that sent everything and closed before adopt is still framed") {
+    Listener l;
+    Example& e = example("dns");
+    auto [c, s] = l.pair();
+    auto msgs = random_messages(e.desc, 5);
+    auto stream = concat(msgs);
+    send_all(c, stream.data(), stream.size());
+    close(c);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    auto conn = e.receiver->adopt(s);  // CLOSE_WAIT: can't join a sockmap
+    CHECK(std::string(conn->mode()) == "userspace");
+    Got got;
+    receive_until(*conn, got, 0, 3, true);
+    check_same(got, msgs);
+    CHECK(got.ended);
+}
+
 int main(int argc, char** argv) {
     require_kernel_or_skip();
     alarm(600);  // a stalled kernel connection fails the run instead of hanging CI

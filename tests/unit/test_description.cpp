@@ -282,12 +282,12 @@ void check_unknown_key(const std::string& error, const std::string& head, const 
 
 TEST_CASE("invalid: unknown keys") {
     const std::string top = "name, summary, reference, max_message, length, delimiter";
-    check_unknown_key(error_of(kHead + "foo = 1\n[length]\nwidth = 1\n"), "t.toml:3:7: foo: ", top);
-    check_unknown_key(error_of(kHead + "[length]\nwidth = 1\n[extra]\na = 1\n"), "t.toml:5:1: extra: ", top);
-    check_unknown_key(error_of(kHead + "[length]\nwidth = 1\n  bogus = 3\n"), "t.toml:5:11: length.bogus: ",
+    check_unknown_key(error_of(kHead + "foo = 1\n[length]\nwidth = 1\n"), "t.toml:3:1: foo: ", top);  // the key, not its value
+    check_unknown_key(error_of(kHead + "[length]\nwidth = 1\n[extra]\na = 1\n"), "t.toml:5:2: extra: ", top);
+    check_unknown_key(error_of(kHead + "[length]\nwidth = 1\n  bogus = 3\n"), "t.toml:5:3: length.bogus: ",
                       "offset, width, byte_order, header, scale, mask, shift, min_message");
     CHECK(error_of(kHead + "[delimiter]\ntext = \"a\"\nbytes = 1\n") ==
-          "t.toml:5:9: delimiter.bytes: unknown key; allowed keys: text, hex");
+          "t.toml:5:1: delimiter.bytes: unknown key; allowed keys: text, hex");
 }
 
 TEST_CASE("invalid: name") {
@@ -375,7 +375,7 @@ TEST_CASE("invalid: mask and shift") {
 
 TEST_CASE("invalid: sizes against max_message") {
     CHECK(error_of(kHead + "[length]\nwidth = 2\nmin_message = 11\n") ==
-          "t.toml:5:15: length.min_message: is above max_message = 10");
+          "t.toml:5:15: length.min_message: 11 is above max_message = 10");
     CHECK(error_of(kHead + "[length]\nwidth = 2\nmin_message = 1073741825\n") ==
           "t.toml:5:15: length.min_message: 1073741825 is out of range; allowed: an integer from 0 to 1073741824");
     CHECK(error_of(kHead + "[length]\noffset = 9\nwidth = 2\n") ==

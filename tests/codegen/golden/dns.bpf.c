@@ -23,11 +23,10 @@
 
 #define SF_FRAMING_LENGTH 1
 #define SF_MAX_MESSAGE 65537ULL
-#define SF_MIN_MESSAGE 14ULL /* the field must lie inside the message */
 
 /*
  * dns_tcp: 2-byte big-endian length at offset 0;
- * total = 2 + value.
+ * total = 2 + value, from 14 to 65537 bytes.
  * Returns SF_LENGTH_KNOWN with *total, SF_NEED_MORE, or -SF_ERR_* with *value.
  */
 static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 pos, __u64 room,
@@ -43,11 +42,11 @@ static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 po
 	v = (__u64)f[0] << 8 |
 	    (__u64)f[1];
 	*total = 2 + v;
-	if (*total > SF_MAX_MESSAGE) {
+	if (*total > 65537ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_LONG;
 	}
-	if (*total < SF_MIN_MESSAGE) {
+	if (*total < 14ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_SHORT;
 	}

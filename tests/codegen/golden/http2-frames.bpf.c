@@ -23,11 +23,10 @@
 
 #define SF_FRAMING_LENGTH 1
 #define SF_MAX_MESSAGE 16777224ULL
-#define SF_MIN_MESSAGE 3ULL /* the field must lie inside the message */
 
 /*
  * http2_frames: 3-byte big-endian length at offset 0;
- * total = 9 + value.
+ * total = 9 + value, from 3 to 16777224 bytes.
  * Returns SF_LENGTH_KNOWN with *total, SF_NEED_MORE, or -SF_ERR_* with *value.
  */
 static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 pos, __u64 room,
@@ -44,11 +43,11 @@ static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 po
 	    (__u64)f[1] << 8 |
 	    (__u64)f[2];
 	*total = 9 + v;
-	if (*total > SF_MAX_MESSAGE) {
+	if (*total > 16777224ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_LONG;
 	}
-	if (*total < SF_MIN_MESSAGE) {
+	if (*total < 3ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_SHORT;
 	}

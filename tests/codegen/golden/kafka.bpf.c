@@ -24,11 +24,10 @@
 
 #define SF_FRAMING_LENGTH 1
 #define SF_MAX_MESSAGE 104857604ULL
-#define SF_MIN_MESSAGE 12ULL /* the field must lie inside the message */
 
 /*
  * kafka: 4-byte big-endian length at offset 0;
- * total = 4 + value.
+ * total = 4 + value, from 12 to 104857604 bytes.
  * Returns SF_LENGTH_KNOWN with *total, SF_NEED_MORE, or -SF_ERR_* with *value.
  */
 static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 pos, __u64 room,
@@ -46,11 +45,11 @@ static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 po
 	    (__u64)f[2] << 8 |
 	    (__u64)f[3];
 	*total = 4 + v;
-	if (*total > SF_MAX_MESSAGE) {
+	if (*total > 104857604ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_LONG;
 	}
-	if (*total < SF_MIN_MESSAGE) {
+	if (*total < 12ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_SHORT;
 	}

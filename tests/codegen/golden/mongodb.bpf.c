@@ -23,11 +23,10 @@
 
 #define SF_FRAMING_LENGTH 1
 #define SF_MAX_MESSAGE 48000000ULL
-#define SF_MIN_MESSAGE 16ULL /* the field must lie inside the message */
 
 /*
  * mongodb: 4-byte little-endian length at offset 0;
- * total = 0 + value.
+ * total = 0 + value, from 16 to 48000000 bytes.
  * Returns SF_LENGTH_KNOWN with *total, SF_NEED_MORE, or -SF_ERR_* with *value.
  */
 static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 pos, __u64 room,
@@ -45,11 +44,11 @@ static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 po
 	    (__u64)f[1] << 8 |
 	    (__u64)f[0];
 	*total = 0 + v;
-	if (*total > SF_MAX_MESSAGE) {
+	if (*total > 48000000ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_LONG;
 	}
-	if (*total < SF_MIN_MESSAGE) {
+	if (*total < 16ULL) {
 		*value = *total;
 		return -SF_ERR_TOO_SHORT;
 	}
