@@ -183,8 +183,19 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
             for (uint64_t k = 0; k < want; k++) {
                 bool per_message = k % 2 == 0;
                 Case c;
-                c.stream = random_stream(d, rng);
-                c.chunks = random_chunks(c.stream.size(), rng);
+                if (rng() % 100 == 0) {
+                    // Now and then a large stream in coarse chunks: long scans over many
+                    // bpf_loop chunks, resumed across calls; messages above the byte cap.
+                    c.stream = random_stream(d, rng, 150000);
+                    for (size_t left = c.stream.size(); left;) {
+                        size_t n = std::min<size_t>(left, 1 + rng() % 32768);
+                        c.chunks.push_back(n);
+                        left -= n;
+                    }
+                } else {
+                    c.stream = random_stream(d, rng);
+                    c.chunks = random_chunks(c.stream.size(), rng);
+                }
                 c.caps = random_caps(rng, per_message);
                 Verdict v = check_case(d, parsers.parser(i), c);
                 cases++;
