@@ -1,0 +1,185 @@
+"""A minimal server responder in front of sockframe, for clients that need server replies.
+
+usage: reply_front.py PROTOCOL SOCKFRAME_PORT -- CLIENT ARGS...   ({front} in ARGS = the responder's port)
+PROTOCOL: postgresql | mqtt | amqp
+
+Like mysql_front.py: the responder accepts the client, opens a connection to sockframe,
+forwards every byte the client sends to sockframe unchanged and in order, and answers the
+client itself with the fewest replies that move it on to its next messages. It cuts the
+client's stream into messages with its own (independent, minimal) reading of the protocol,
+only to know when to answer; it never writes anything to sockframe of its own.
+  postgresql: StartupMessage -> AuthenticationCleartextPassword; PasswordMessage ->
+              AuthenticationOk, ParameterStatus, BackendKeyData, ReadyForQuery; Query ->
+              CommandComplete "SELECT 0", ReadyForQuery; Terminate ends the session.
+              (PostgreSQL docs, Message Flow and Message Formats.)
+  mqtt:       CONNECT -> CONNACK (3.1.1 or 5.0 form); DISCONNECT ends the session.
+  amqp:       protocol header -> Connection.Start; Start-Ok -> Tune; Open -> Open-Ok;
+              Channel.Open -> Channel.Open-Ok; Channel.Close -> Close-Ok;
+              Connection.Close -> Close-Ok, which ends the session. (AMQP 0-9-1 §4.2, §1.4.)
+"""
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+done = threading.Event()  # the client ended the session the protocol's way
+
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+def pg_msg(t, body):
+    return t + struct.pack(">I", 4 + len(body)) + body
+
+
+def pg_split(buf, st):
+    if not st.get("started"):
+        if len(buf) < 4 or len(buf) < struct.unpack_from(">I", buf)[0]:
+            return None
+        n = struct.unpack_from(">I", buf)[0]
+        st["started"] = True
+        return buf[:n], buf[n:]
+    if len(buf) < 5 or len(buf) < 1 + struct.unpack_from(">I", buf, 1)[0]:
+        return None
+    n = 1 + struct.unpack_from(">I", buf, 1)[0]
+    return buf[:n], buf[n:]
+
+
+def pg_reply(m, st):
+    if not st.get("authed"):
+        if m[:1] == b"p":
+            st["authed"] = True
+            ps = b"".join(pg_msg(b"S", k + b"\0" + v + b"\0") for k, v in (
+                (b"server_version", b"15.0"), (b"server_encoding", b"UTF8"), (b"client_encoding", b"UTF8"),
+                (b"DateStyle", b"ISO, MDY"), (b"integer_datetimes", b"on"), (b"standard_conforming_strings", b"on")))
+            return (pg_msg(b"R", struct.pack(">I", 0)) + ps + pg_msg(b"K", struct.pack(">II", 4242, 1234))
+                    + pg_msg(b"Z", b"I"))
+        return pg_msg(b"R", struct.pack(">I", 3))  # AuthenticationCleartextPassword
+    if m[:1] == b"Q":
+        return pg_msg(b"C", b"SELECT 0\0") + pg_msg(b"Z", b"I")
+    if m[:1] == b"X":
+        done.set()
+    return b""
+
+
+# --- MQTT ---------------------------------------------------------------------
+
+def mqtt_split(buf, st):
+    value, mult, i = 0, 1, 1
+    while True:
+        if i >= len(buf):
+            return None
+        b = buf[i]
+        value += (b & 0x7F) * mult
+        mult *= 128
+        i += 1
+        if not b & 0x80:
+            break
+    if len(buf) < i + value:
+        return None
+    return buf[:i + value], buf[i + value:]
+
+
+def mqtt_reply(m, st):
+    t = m[0] >> 4
+    if t == 1:  # CONNECT: the protocol level follows the remaining length and the name "MQTT"
+        level = m[m.index(b"MQTT") + 4]
+        return b"\x20\x03\x00\x00\x00" if level == 5 else b"\x20\x02\x00\x00"
+    if t == 14:
+        done.set()
+    return b""
+
+
+# --- AMQP 0-9-1 -----------------------------------------------------------------
+
+def amqp_frame(t, ch, payload):
+    return struct.pack(">BHI", t, ch, len(payload)) + payload + b"\xce"
+
+
+def amqp_method(ch, cls, meth, args=b""):
+    return amqp_frame(1, ch, struct.pack(">HH", cls, meth) + args)
+
+
+def amqp_split(buf, st):
+    if not st.get("started"):
+        if len(buf) < 8:
+            return None
+        st["started"] = True
+        return buf[:8], buf[8:]
+    if len(buf) < 7 or len(buf) < 8 + struct.unpack_from(">I", buf, 3)[0]:
+        return None
+    n = 8 + struct.unpack_from(">I", buf, 3)[0]
+    return buf[:n], buf[n:]
+
+
+def amqp_longstr(s):
+    return struct.pack(">I", len(s)) + s
+
+
+def amqp_reply(m, st):
+    if m.startswith(b"AMQP"):
+        return amqp_method(0, 10, 10, b"\x00\x09" + struct.pack(">I", 0) + amqp_longstr(b"PLAIN")
+                           + amqp_longstr(b"en_US"))
+    if m[0] != 1:
+        return b""
+    ch = struct.unpack_from(">H", m, 1)[0]
+    cls, meth = struct.unpack_from(">HH", m, 7)
+    if (cls, meth) == (10, 11):
+        return amqp_method(0, 10, 30, struct.pack(">HIH", 2047, 131072, 0))
+    if (cls, meth) == (10, 40):
+        return amqp_method(0, 10, 41, b"\x00")
+    if (cls, meth) == (20, 10):
+        return amqp_method(ch, 20, 11, amqp_longstr(b""))
+    if (cls, meth) == (20, 40):
+        return amqp_method(ch, 20, 41)
+    if (cls, meth) == (10, 50):
+        done.set()
+        return amqp_method(0, 10, 51)
+    return b""
+
+
+PROTOCOLS = {"postgresql": (pg_split, pg_reply), "mqtt": (mqtt_split, mqtt_reply), "amqp": (amqp_split, amqp_reply)}
+
+
+def serve_one(listener, sockframe_port, split, reply):
+    listener.settimeout(20)
+    c, _ = listener.accept()
+    up = socket.create_connection(("127.0.0.1", sockframe_port))
+    buf, st = b"", {}
+    try:
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            up.sendall(chunk)
+            buf += chunk
+            while True:
+                cut = split(buf, st)
+                if cut is None:
+                    break
+                m, buf = cut
+                r = reply(m, st)
+                if r:
+                    c.sendall(r)
+    finally:
+        c.close()
+        up.close()
+
+
+def main():
+    split, reply = PROTOCOLS[sys.argv[1]]
+    sockframe_port = int(sys.argv[2])
+    argv = sys.argv[sys.argv.index("--") + 1:]
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    front = listener.getsockname()[1]
+    t = threading.Thread(target=serve_one, args=(listener, sockframe_port, split, reply), daemon=True)
+    t.start()
+    rc = subprocess.call([a.replace("{front}", str(front)) for a in argv], timeout=20)
+    t.join(5)
+    sys.exit(0 if done.is_set() else (rc or 1))
+
+
+if __name__ == "__main__":
+    main()
