@@ -1,7 +1,7 @@
 """A minimal server responder in front of sockframe, for clients that need server replies.
 
 usage: reply_front.py PROTOCOL SOCKFRAME_PORT -- CLIENT ARGS...   ({front} in ARGS = the responder's port)
-PROTOCOL: postgresql | mqtt | amqp
+PROTOCOL: postgresql | mqtt | amqp | git
 
 Like mysql_front.py: the responder accepts the client, opens a connection to sockframe,
 forwards every byte the client sends to sockframe unchanged and in order, and answers the
@@ -16,7 +16,12 @@ only to know when to answer; it never writes anything to sockframe of its own.
   amqp:       protocol header -> Connection.Start; Start-Ok -> Tune; Open -> Open-Ok;
               Channel.Open -> Channel.Open-Ok; Channel.Close -> Close-Ok;
               Connection.Close -> Close-Ok, which ends the session. (AMQP 0-9-1 §4.2, §1.4.)
+  git:        the real server: like git daemon, it reads the git:// request pkt-line, then
+              runs `git upload-pack --strict $SOCKFRAME_GIT_REPO` (protocol v2 when the
+              request asks for it) with the rest of the client's stream as its input and
+              its output as the reply. (gitprotocol-pack(5), "Git Transport".)
 """
+import os
 import socket
 import struct
 import subprocess
@@ -138,6 +143,62 @@ def amqp_reply(m, st):
     return b""
 
 
+def serve_git(listener, sockframe_port):
+    listener.settimeout(20)
+    c, _ = listener.accept()
+    up = socket.create_connection(("127.0.0.1", sockframe_port))
+    buf = b""
+    try:
+        while len(buf) < 4 or len(buf) < int(buf[:4], 16):
+            chunk = c.recv(65536)
+            if not chunk:
+                return
+            up.sendall(chunk)
+            buf += chunk
+        n = int(buf[:4], 16)
+        request, rest = buf[:n], buf[n:]
+        env = dict(os.environ)
+        extra = [p for p in request[4:].split(b"\0") if p.startswith(b"version=")]
+        if extra:
+            env["GIT_PROTOCOL"] = extra[0].decode()
+        pack = subprocess.Popen(["git", "upload-pack", "--strict", "--timeout=10", os.environ["SOCKFRAME_GIT_REPO"]],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+        def to_client():
+            for chunk in iter(lambda: pack.stdout.read1(65536), b""):
+                c.sendall(chunk)
+            try:
+                c.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=to_client, daemon=True)
+        t.start()
+        if rest:
+            pack.stdin.write(rest)
+            pack.stdin.flush()
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            up.sendall(chunk)
+            try:
+                pack.stdin.write(chunk)
+                pack.stdin.flush()
+            except BrokenPipeError:
+                pass
+        try:
+            pack.stdin.close()
+        except BrokenPipeError:
+            pass
+        if pack.wait(10) == 0:
+            done.set()
+        t.join(5)
+    finally:
+        c.close()
+        up.close()
+
+
 PROTOCOLS = {"postgresql": (pg_split, pg_reply), "mqtt": (mqtt_split, mqtt_reply), "amqp": (amqp_split, amqp_reply)}
 
 
@@ -167,14 +228,16 @@ def serve_one(listener, sockframe_port, split, reply):
 
 
 def main():
-    split, reply = PROTOCOLS[sys.argv[1]]
     sockframe_port = int(sys.argv[2])
     argv = sys.argv[sys.argv.index("--") + 1:]
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     front = listener.getsockname()[1]
-    t = threading.Thread(target=serve_one, args=(listener, sockframe_port, split, reply), daemon=True)
+    if sys.argv[1] == "git":
+        t = threading.Thread(target=serve_git, args=(listener, sockframe_port), daemon=True)
+    else:
+        t = threading.Thread(target=serve_one, args=(listener, sockframe_port, *PROTOCOLS[sys.argv[1]]), daemon=True)
     t.start()
     rc = subprocess.call([a.replace("{front}", str(front)) for a in argv], timeout=20)
     t.join(5)
