@@ -125,9 +125,29 @@ std::optional<std::vector<uint8_t>> encode_length_field(const LengthField& f, ui
     return std::nullopt;
 }
 
+// Largest value the field can hold, saturating.
+uint64_t largest_field_value(const LengthField& f) {
+    auto pow_sat = [](uint64_t base, uint64_t exp) {
+        uint64_t r = 1;
+        for (uint64_t i = 0; i < exp; i++) r = r > ~0ULL / base ? ~0ULL : r * base;
+        return r;
+    };
+    switch (f.encoding) {
+    case LengthEncoding::uint: return f.mask >> f.shift;
+    case LengthEncoding::leb128: return pow_sat(2, 7 * f.width) - 1;
+    case LengthEncoding::ber: return pow_sat(2, 8 * (f.width - 1)) - 1;
+    case LengthEncoding::ascii_decimal: return pow_sat(10, f.width) - 1;
+    case LengthEncoding::ascii_hex: return pow_sat(16, f.width) - 1;
+    }
+    return 0;
+}
+
 uint64_t largest_message(const Description& d) {
     if (!d.is_length()) return d.max_message;
-    for (uint64_t t = d.max_message, tries = 0; t > 0 && tries < 4096; t--, tries++)
+    const LengthField& lf = d.length();
+    uint64_t top = lf.fixed_width() ? length_total(largest_field_value(lf), lf.scale, lf.header, 0)
+                                    : length_total(largest_field_value(lf), lf.scale, lf.offset + lf.width + 1, lf.adjust);
+    for (uint64_t t = std::min(d.max_message, top), tries = 0; t > 0 && tries < 4096; t--, tries++)
         if (legal_head(d.length(), d.max_message, d.magic, d.trailer, t)) return t;
     // Sparse encodings (scale, small fields): search down by the field's own values.
     const LengthField& f = d.length();
