@@ -1,7 +1,7 @@
 """A minimal server responder in front of sockframe, for clients that need server replies.
 
 usage: reply_front.py PROTOCOL SOCKFRAME_PORT -- CLIENT ARGS...   ({front} in ARGS = the responder's port)
-PROTOCOL: postgresql | mqtt | amqp | git
+PROTOCOL: postgresql | mqtt | amqp | ldap | git
 
 Like mysql_front.py: the responder accepts the client, opens a connection to sockframe,
 forwards every byte the client sends to sockframe unchanged and in order, and answers the
@@ -16,6 +16,8 @@ only to know when to answer; it never writes anything to sockframe of its own.
   amqp:       protocol header -> Connection.Start; Start-Ok -> Tune; Open -> Open-Ok;
               Channel.Open -> Channel.Open-Ok; Channel.Close -> Close-Ok;
               Connection.Close -> Close-Ok, which ends the session. (AMQP 0-9-1 §4.2, §1.4.)
+  ldap:       BindRequest -> BindResponse success; SearchRequest -> SearchResultDone
+              success; UnbindRequest ends the session. (RFC 4511 §4.2, §4.5, §4.3.)
   git:        the real server: like git daemon, it reads the git:// request pkt-line, then
               runs `git upload-pack --strict $SOCKFRAME_GIT_REPO` (protocol v2 when the
               request asks for it) with the rest of the client's stream as its input and
@@ -199,7 +201,37 @@ def serve_git(listener, sockframe_port):
         up.close()
 
 
-PROTOCOLS = {"postgresql": (pg_split, pg_reply), "mqtt": (mqtt_split, mqtt_reply), "amqp": (amqp_split, amqp_reply)}
+# --- LDAP (BER) -------------------------------------------------------------------
+
+def ber_split(buf, st):
+    if len(buf) < 2:
+        return None
+    n, o = buf[1], 2
+    if n & 0x80:
+        if len(buf) < 2 + (n & 0x7F):
+            return None
+        o = 2 + (n & 0x7F)
+        n = int.from_bytes(buf[2:o], "big")
+    if len(buf) < o + n:
+        return None
+    return buf[:o + n], buf[o + n:]
+
+
+def ldap_reply(m, st):
+    o = 2 + (m[1] & 0x7F if m[1] & 0x80 else 0)
+    msgid = m[o:o + 2 + m[o + 1]]  # the messageID INTEGER TLV, echoed
+    op = m[o + 2 + m[o + 1]]
+    result = b"\x0a\x01\x00\x04\x00\x04\x00"  # resultCode success, matchedDN "", diagnosticMessage ""
+    if op in (0x60, 0x63):  # BindRequest, SearchRequest
+        body = msgid + bytes([op + 1 if op == 0x60 else 0x65, len(result)]) + result
+        return bytes([0x30, len(body)]) + body
+    if op == 0x42:  # UnbindRequest
+        done.set()
+    return b""
+
+
+PROTOCOLS = {"postgresql": (pg_split, pg_reply), "mqtt": (mqtt_split, mqtt_reply), "amqp": (amqp_split, amqp_reply),
+             "ldap": (ber_split, ldap_reply)}
 
 
 def serve_one(listener, sockframe_port, split, reply):
