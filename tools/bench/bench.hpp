@@ -69,11 +69,11 @@ struct CellResult {
     double cpu_ns_per_msg = kNone;    // server thread (getrusage RUSAGE_THREAD)
     double client_cpu_ns_per_msg = kNone;
     double total_cpu_ns_per_msg = kNone;  // server + client + kernel worker threads
-    double all_cpu_ns_per_msg = kNone;  // every CPU of the machine (/proc/stat), shared-machine noise included
-    double kthread_ns_per_msg = kNone;  // kworker/ksoftirqd threads (schedstat)
-    double softirq_ns_per_msg = kNone;  // softirq time of every CPU (/proc/stat)
-    double wakeups_per_msg = kNone;     // epoll_wait returns with events
-    double ctxsw_per_msg = kNone;       // voluntary context switches of the server thread
+    double all_cpu_ns_per_msg = kNone;    // every CPU of the machine (/proc/stat), shared-machine noise included
+    double kthread_ns_per_msg = kNone;    // kworker/ksoftirqd threads (schedstat)
+    double softirq_ns_per_msg = kNone;    // softirq time of every CPU (/proc/stat)
+    double wakeups_per_msg = kNone;       // epoll_wait returns with events
+    double ctxsw_per_msg = kNone;         // voluntary context switches of the server thread
     double p50_us = kNone, p99_us = kNone;
     double parser_calls_per_msg = kNone, batches_per_msg = kNone;  // kernel path, from sf_conns
     uint64_t errors = 0;
@@ -86,7 +86,10 @@ struct SetupResult {
     Framing framing{};
     std::string mode;  // "batch" or "per-message"
     std::string skipped;
-    double generate_ms = kNone, compile_ms = kNone, load_ms = kNone;
+    double generate_ms = kNone, compile_ms = kNone, load_ms = kNone;  // wall clock
+    double compile_cpu_ms = kNone;  // clang's CPU time (what an idle machine would take)
+    double load_cpu_ms = kNone;     // this thread's CPU time in load + verify (the verifier runs here)
+    uint32_t rounds = 1;
     uint32_t verified_insns = 0;
     size_t c_bytes = 0, object_bytes = 0;
 };
@@ -110,12 +113,12 @@ std::string draw_plot(const std::string& path, const std::vector<CellResult>& ce
 
 // Per-thread system call counts, kept by the interposed libc wrappers (syscount.cpp).
 struct SyscallCounts {
-    uint64_t reads = 0;        // recv, recvfrom, recvmsg, read
-    uint64_t polls = 0;        // poll, ppoll
-    uint64_t epoll_waits = 0;  // calls
-    uint64_t epoll_events = 0; // calls that returned at least one event
-    uint64_t sockopts = 0;     // getsockopt
-    uint64_t sends = 0;        // send, sendto, write
+    uint64_t reads = 0;         // recv, recvfrom, recvmsg, read
+    uint64_t polls = 0;         // poll, ppoll
+    uint64_t epoll_waits = 0;   // calls
+    uint64_t epoll_events = 0;  // calls that returned at least one event
+    uint64_t sockopts = 0;      // getsockopt
+    uint64_t sends = 0;         // send, sendto, write
     uint64_t receive_side() const { return reads + polls + epoll_waits + sockopts; }
 };
 SyscallCounts& thread_syscalls();

@@ -5,15 +5,8 @@
 // watches them: a cell that stops making progress (a stalled kernel connection)
 // or runs past its deadline ends with an error, and SIGALRM ends the process if
 // even that fails. Counters are taken over a measured window after a warm-up.
-#include <algorithm>
 #include <arpa/inet.h>
-#include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
-#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -23,8 +16,15 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <thread>
 #include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "bench.hpp"
 #include "receiver.hpp"
@@ -45,7 +45,9 @@ int64_t ns_of(Clock::time_point t) {
 ssize_t raw_send(int fd, const void* p, size_t n, int flags) {
     return syscall(SYS_sendto, fd, p, n, flags | MSG_NOSIGNAL, nullptr, 0);
 }
-ssize_t raw_recv(int fd, void* p, size_t n, int flags) { return syscall(SYS_recvfrom, fd, p, n, flags, nullptr, nullptr); }
+ssize_t raw_recv(int fd, void* p, size_t n, int flags) {
+    return syscall(SYS_recvfrom, fd, p, n, flags, nullptr, nullptr);
+}
 int raw_poll(pollfd* fds, nfds_t n, int timeout_ms) {
     timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
     return static_cast<int>(syscall(SYS_ppoll, fds, n, &ts, nullptr, 0));
@@ -108,17 +110,17 @@ struct LibraryServer {
         for (;;) {
             Received r = c.receive();
             switch (r.status) {
-            case ReceiveStatus::message:
-                on_message(i, r.message.bytes.data(), r.message.bytes.size());
-                continue;
-            case ReceiveStatus::would_block:
-                return true;
-            case ReceiveStatus::error:
-                sh.error("connection " + std::to_string(i) + ": " + r.error->message);
-                return false;
-            case ReceiveStatus::end:
-                sh.error("connection " + std::to_string(i) + ": ended early");
-                return false;
+                case ReceiveStatus::message:
+                    on_message(i, r.message.bytes.data(), r.message.bytes.size());
+                    continue;
+                case ReceiveStatus::would_block:
+                    return true;
+                case ReceiveStatus::error:
+                    sh.error("connection " + std::to_string(i) + ": " + r.error->message);
+                    return false;
+                case ReceiveStatus::end:
+                    sh.error("connection " + std::to_string(i) + ": ended early");
+                    return false;
             }
         }
     }
@@ -370,9 +372,12 @@ void server_thread(S& s, size_t n_conns, const CellSpec& spec, const MessageForm
         ThreadUsage u = thread_usage();
         out.messages = messages - start_messages;
         out.bytes = bytes - start_bytes;
-        out.sc = {sc.reads - start_sc.reads,           sc.polls - start_sc.polls,
-                  sc.epoll_waits - start_sc.epoll_waits, sc.epoll_events - start_sc.epoll_events,
-                  sc.sockopts - start_sc.sockopts,     sc.sends - start_sc.sends};
+        out.sc = {sc.reads - start_sc.reads,
+                  sc.polls - start_sc.polls,
+                  sc.epoll_waits - start_sc.epoll_waits,
+                  sc.epoll_events - start_sc.epoll_events,
+                  sc.sockopts - start_sc.sockopts,
+                  sc.sends - start_sc.sends};
         out.usage = {u.cpu_ns - start_usage.cpu_ns, u.nvcsw - start_usage.nvcsw};
     }
     close(ep);
@@ -482,9 +487,11 @@ void client_thread(std::vector<ClientConn>& conns, const CellSpec& spec, const M
                 c.got += static_cast<size_t>(r);
                 if (c.got < size) continue;
                 auto now = Clock::now();
-                if (!fmt.check(echo[i].data(), size, c.seq)) sh.error("client: wrong echo on connection " + std::to_string(i));
+                if (!fmt.check(echo[i].data(), size, c.seq))
+                    sh.error("client: wrong echo on connection " + std::to_string(i));
                 if (measuring && now < sh.t_end)
-                    out.rtt_ns.push_back(static_cast<uint32_t>(std::min<int64_t>(ns_of(now) - ns_of(c.sent_at), UINT32_MAX)));
+                    out.rtt_ns.push_back(
+                        static_cast<uint32_t>(std::min<int64_t>(ns_of(now) - ns_of(c.sent_at), UINT32_MAX)));
                 c.got = 0;
                 fmt.stamp(c.buf.data(), ++c.seq);
                 c.sent_at = Clock::now();
@@ -621,8 +628,9 @@ void run_threads(S& server, Sockets& socks, const CellSpec& spec, const MessageF
     sh.last_progress = ns_of(t0);
 
     // Last resort: a thread stuck in the kernel ends the process, not the machine's patience.
-    g_alarm_message = std::string("sockframe-bench: hard timeout in ") + name(spec.strategy) + " " + name(spec.workload) +
-                      " size " + std::to_string(spec.size) + ": a thread did not return; exiting\n";
+    g_alarm_message = std::string("sockframe-bench: hard timeout in ") + name(spec.strategy) + " " +
+                      name(spec.workload) + " size " + std::to_string(spec.size) +
+                      ": a thread did not return; exiting\n";
     signal(SIGALRM, on_alarm);
     alarm(static_cast<unsigned>(o.duration + o.stall_timeout + 60));
 
@@ -649,8 +657,10 @@ void run_threads(S& server, Sockets& socks, const CellSpec& spec, const MessageF
     while (running > 0) {
         auto now = Clock::now();
         auto next = now + std::chrono::milliseconds(20);
-        if (!have_p0) next = std::min(next, sh.t_measure);
-        else if (!have_p1) next = std::min(next, sh.t_end);
+        if (!have_p0)
+            next = std::min(next, sh.t_measure);
+        else if (!have_p1)
+            next = std::min(next, sh.t_end);
         std::this_thread::sleep_until(next);
         now = Clock::now();
         if (!have_p0 && now >= sh.t_measure) {

@@ -1,11 +1,13 @@
 // sockframe-bench: runs every receive strategy on the same loopback work, side by
 // side in one invocation, and prints one table (or JSON lines) and a plot.
 // See docs/performance.md for what the numbers mean and a run on this machine.
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
-#include <sched.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -24,28 +26,39 @@ namespace sockframe::bench {
 
 const char* name(Strategy s) {
     switch (s) {
-    case Strategy::kernel: return "kernel";
-    case Strategy::kernel_per_message: return "kernel-per-message";
-    case Strategy::userspace: return "userspace";
-    case Strategy::handwritten: return "handwritten";
-    case Strategy::naive: return "naive";
+        case Strategy::kernel:
+            return "kernel";
+        case Strategy::kernel_per_message:
+            return "kernel-per-message";
+        case Strategy::userspace:
+            return "userspace";
+        case Strategy::handwritten:
+            return "handwritten";
+        case Strategy::naive:
+            return "naive";
     }
     return "?";
 }
 const char* name(Workload w) {
     switch (w) {
-    case Workload::bulk: return "bulk";
-    case Workload::pingpong: return "pingpong";
-    case Workload::drip: return "drip";
+        case Workload::bulk:
+            return "bulk";
+        case Workload::pingpong:
+            return "pingpong";
+        case Workload::drip:
+            return "drip";
     }
     return "?";
 }
-const char* name(Framing f) { return f == Framing::length ? "length" : "delimiter"; }
-bool is_kernel(Strategy s) { return s == Strategy::kernel || s == Strategy::kernel_per_message; }
+const char* name(Framing f) {
+    return f == Framing::length ? "length" : "delimiter";
+}
+bool is_kernel(Strategy s) {
+    return s == Strategy::kernel || s == Strategy::kernel_per_message;
+}
 
 Description bench_description(Framing f, uint64_t max_message) {
-    std::string toml = "name = \"bench-" + std::string(name(f)) + "\"\n" +
-                       "summary = \"sockframe-bench workload\"\n" +
+    std::string toml = "name = \"bench-" + std::string(name(f)) + "\"\n" + "summary = \"sockframe-bench workload\"\n" +
                        "max_message = " + std::to_string(max_message) + "\n";
     if (f == Framing::length)
         toml += "[length]\noffset = 0\nwidth = 4\nbyte_order = \"big\"\nheader = 4\n";
@@ -60,13 +73,25 @@ SetupResult measure_setup(Framing f, const Description& d, bool per_message) {
     s.mode = per_message ? "per-message" : "batch";
     using Ms = std::chrono::duration<double, std::milli>;
     try {
+        auto children_ms = [] {
+            rusage ru{};
+            getrusage(RUSAGE_CHILDREN, &ru);
+            return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+        };
+        auto thread_ms = [] {
+            timespec t{};
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+            return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+        };
         auto t0 = std::chrono::steady_clock::now();
         std::string c = generate_bpf_c(d);
         auto t1 = std::chrono::steady_clock::now();
         CompileOptions co;
         co.use_cache = false;  // the cold cost, what a new description pays once
+        double clang0 = children_ms(), self0 = thread_ms();
         BpfObjectFile obj = compile_bpf(c, co);
         auto t2 = std::chrono::steady_clock::now();
+        s.compile_cpu_ms = children_ms() - clang0 + thread_ms() - self0;
         s.generate_ms = Ms(t1 - t0).count();
         s.compile_ms = Ms(t2 - t1).count();
         s.c_bytes = c.size();
@@ -78,7 +103,9 @@ SetupResult measure_setup(Framing f, const Description& d, bool per_message) {
         }
         LoadOptions lo;
         if (per_message) lo.batch_max_msgs = 1;
+        double load0 = thread_ms();
         BpfParserProgram program(obj.bytes, d.symbol(), lo);
+        s.load_cpu_ms = thread_ms() - load0;
         s.load_ms = program.load_ms();
         s.verified_insns = program.verified_insns();
     } catch (const std::exception& e) {
@@ -175,8 +202,10 @@ Options parse_options(int argc, char** argv) {
             return d;
         };
         if (a == "--strategies") {
-            o.strategies = parse_enum(value(), {Strategy::kernel, Strategy::kernel_per_message, Strategy::userspace,
-                                                Strategy::handwritten, Strategy::naive}, "strategy");
+            o.strategies = parse_enum(value(),
+                                      {Strategy::kernel, Strategy::kernel_per_message, Strategy::userspace,
+                                       Strategy::handwritten, Strategy::naive},
+                                      "strategy");
         } else if (a == "--workload" || a == "--workloads") {
             o.workloads = parse_enum(value(), {Workload::bulk, Workload::pingpong, Workload::drip}, "workload");
         } else if (a == "--framing") {
@@ -194,9 +223,12 @@ Options parse_options(int argc, char** argv) {
         } else if (a == "--per-write") {
             o.per_write.clear();
             for (const auto& s : split_list(value())) {
-                if (s == "fit") o.per_write.push_back(0);
-                else if (double n = number(s); n >= 1) o.per_write.push_back(static_cast<uint32_t>(n));
-                else usage("--per-write: a count >= 1 or 'fit'");
+                if (s == "fit")
+                    o.per_write.push_back(0);
+                else if (double n = number(s); n >= 1)
+                    o.per_write.push_back(static_cast<uint32_t>(n));
+                else
+                    usage("--per-write: a count >= 1 or 'fit'");
             }
         } else if (a == "--duration") {
             o.duration = number(value());
@@ -257,12 +289,12 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
         for (const auto& r : rounds) v.push_back(r.*field);
         m.*field = median(v);
     };
-    for (auto f : {&CellResult::msgs_per_s, &CellResult::mb_per_s, &CellResult::syscalls_per_msg,
-                   &CellResult::reads_per_msg, &CellResult::cpu_ns_per_msg, &CellResult::client_cpu_ns_per_msg,
-                   &CellResult::all_cpu_ns_per_msg, &CellResult::total_cpu_ns_per_msg, &CellResult::kthread_ns_per_msg,
-                   &CellResult::softirq_ns_per_msg,
-                   &CellResult::wakeups_per_msg, &CellResult::ctxsw_per_msg, &CellResult::p50_us, &CellResult::p99_us,
-                   &CellResult::parser_calls_per_msg, &CellResult::batches_per_msg})
+    for (auto f :
+         {&CellResult::msgs_per_s, &CellResult::mb_per_s, &CellResult::syscalls_per_msg, &CellResult::reads_per_msg,
+          &CellResult::cpu_ns_per_msg, &CellResult::client_cpu_ns_per_msg, &CellResult::all_cpu_ns_per_msg,
+          &CellResult::total_cpu_ns_per_msg, &CellResult::kthread_ns_per_msg, &CellResult::softirq_ns_per_msg,
+          &CellResult::wakeups_per_msg, &CellResult::ctxsw_per_msg, &CellResult::p50_us, &CellResult::p99_us,
+          &CellResult::parser_calls_per_msg, &CellResult::batches_per_msg})
         med(f);
     m.errors = 0;
     m.messages = 0;
@@ -287,7 +319,8 @@ int main(int argc, char** argv) {
         if (FILE* f = std::fopen("/proc/cpuinfo", "re")) {
             char line[256];
             while (cpu.empty() && std::fgets(line, sizeof line, f))
-                if (std::strncmp(line, "model name", 10) == 0 && std::strchr(line, ':')) cpu = std::strchr(line, ':') + 2;
+                if (std::strncmp(line, "model name", 10) == 0 && std::strchr(line, ':'))
+                    cpu = std::strchr(line, ':') + 2;
             std::fclose(f);
         }
         if (!cpu.empty() && cpu.back() == '\n') cpu.pop_back();
@@ -335,8 +368,18 @@ int main(int argc, char** argv) {
         for (Framing f : o.framings)
             for (bool per_message : {false, true}) {
                 Strategy s = per_message ? Strategy::kernel_per_message : Strategy::kernel;
-                if (std::find(o.strategies.begin(), o.strategies.end(), s) != o.strategies.end())
-                    setup.push_back(measure_setup(f, desc.at(f), per_message));
+                if (std::find(o.strategies.begin(), o.strategies.end(), s) == o.strategies.end()) continue;
+                std::vector<SetupResult> runs;
+                for (uint32_t r = 0; r < o.rounds; r++) runs.push_back(measure_setup(f, desc.at(f), per_message));
+                SetupResult m = runs.front();
+                m.rounds = o.rounds;
+                for (auto field : {&SetupResult::generate_ms, &SetupResult::compile_ms, &SetupResult::load_ms,
+                                   &SetupResult::compile_cpu_ms, &SetupResult::load_cpu_ms}) {
+                    std::vector<double> v;
+                    for (const auto& r : runs) v.push_back(r.*field);
+                    m.*field = median(v);
+                }
+                setup.push_back(m);
             }
 
     std::vector<std::vector<CellResult>> results(specs.size());
@@ -348,12 +391,14 @@ int main(int argc, char** argv) {
             results[k].push_back(r);
             done++;
             if (!o.quiet) {
-                std::fprintf(stderr, "[%zu/%zu] %-18s %-8s %-9s %5s x%-3u", done, total, name(s.strategy), name(s.workload),
-                             name(s.framing), size_text(s.size).c_str(), s.connections);
-                if (!r.skipped.empty()) std::fprintf(stderr, " skipped: %s\n", r.skipped.c_str());
-                else std::fprintf(stderr, " %12.0f msgs/s  %llu errors%s%s\n", r.msgs_per_s,
-                                  static_cast<unsigned long long>(r.errors), r.errors ? ": " : "",
-                                  r.error_detail.c_str());
+                std::fprintf(stderr, "[%zu/%zu] %-18s %-8s %-9s %5s x%-3u", done, total, name(s.strategy),
+                             name(s.workload), name(s.framing), size_text(s.size).c_str(), s.connections);
+                if (!r.skipped.empty())
+                    std::fprintf(stderr, " skipped: %s\n", r.skipped.c_str());
+                else
+                    std::fprintf(stderr, " %12.0f msgs/s  %llu errors%s%s\n", r.msgs_per_s,
+                                 static_cast<unsigned long long>(r.errors), r.errors ? ": " : "",
+                                 r.error_detail.c_str());
             }
         }
 

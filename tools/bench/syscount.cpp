@@ -5,13 +5,13 @@
 // comes here first: the library's hidden calls (an extra recv that says EAGAIN,
 // a poll for hang-ups) are counted exactly like the baseline's. Each wrapper
 // makes the same raw system call libc would, so every strategy pays the same.
-#include <cerrno>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include "bench.hpp"
 
@@ -19,7 +19,9 @@ namespace sockframe::bench {
 namespace {
 thread_local SyscallCounts tl_counts;
 }
-SyscallCounts& thread_syscalls() { return tl_counts; }
+SyscallCounts& thread_syscalls() {
+    return tl_counts;
+}
 }  // namespace sockframe::bench
 
 using sockframe::bench::tl_counts;

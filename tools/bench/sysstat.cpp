@@ -1,13 +1,13 @@
 #include "sysstat.hpp"
 
 #include <bpf/bpf.h>
+#include <dirent.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
-#include <dirent.h>
 #include <string>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "../../bpf/sockframe_abi.h"
 

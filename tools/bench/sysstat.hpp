@@ -9,8 +9,8 @@
 namespace sockframe::bench {
 
 struct ProcSnapshot {
-    uint64_t busy_ns = 0;     // every CPU: user + nice + system + irq + softirq
-    uint64_t softirq_ns = 0;  // every CPU
+    uint64_t busy_ns = 0;              // every CPU: user + nice + system + irq + softirq
+    uint64_t softirq_ns = 0;           // every CPU
     std::map<int, uint64_t> kthreads;  // kworker/ksoftirqd pid -> run time (ns)
 };
 ProcSnapshot proc_snapshot();

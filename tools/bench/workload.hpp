@@ -70,9 +70,12 @@ public:
         uint64_t v = 0;
         for (int i = 0; i < 16; i++) {
             uint8_t c = m[seq_at_ + i];
-            if (c >= '0' && c <= '9') v = v << 4 | (c - '0');
-            else if (c >= 'a' && c <= 'f') v = v << 4 | (c - 'a' + 10);
-            else return ~0ULL;
+            if (c >= '0' && c <= '9')
+                v = v << 4 | (c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v = v << 4 | (c - 'a' + 10);
+            else
+                return ~0ULL;
         }
         return v;
     }
