@@ -395,15 +395,13 @@ Description load_description_file(const std::string& path) {
     return parse_description(text.str(), path);
 }
 
-std::string explain(const Description& d) {
+namespace {
+
+std::string explain_length(const LengthField& f, uint64_t max, const char* whose) {
     std::ostringstream o;
-    o << d.name;
-    if (!d.summary.empty()) o << ": " << d.summary;
-    if (!d.reference.empty()) o << " (" << d.reference << ")";
-    o << "\n";
-    if (d.is_length()) {
-        const LengthField& f = d.length();
-        o << "Each message starts with a length field: " << f.width << "-byte unsigned"
+    switch (f.encoding) {
+    case LengthEncoding::uint:
+        o << whose << " starts with a length field: " << f.width << "-byte unsigned"
           << (f.width > 1 ? (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian") : "")
           << " integer at byte " << f.offset << ".\n";
         if (f.has_mask || f.shift) {
@@ -411,19 +409,71 @@ std::string explain(const Description& d) {
             if (f.shift) o << " and shifted right by " << f.shift;
             o << ".\n";
         }
-        o << "Message size = " << f.header;
-        if (f.scale != 1) o << " + " << f.scale << " * value"; else o << " + value";
-        o << " bytes" << (f.header == 0 ? " (the length counts the whole message)" : "") << ".\n";
-        o << "A size below " << f.effective_min() << " or above " << d.max_message
-          << " bytes is a framing error; the connection stops there.\n";
+        o << "Message size = " << f.header << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value")
+          << " bytes" << (f.header == 0 ? " (the length counts the whole message)" : "") << ".\n";
+        break;
+    case LengthEncoding::leb128:
+        o << whose << " has a base-128 varint length (7 bits per byte, low group first, at most " << f.width
+          << " bytes) at byte " << f.offset << ".\n";
+        break;
+    case LengthEncoding::ber:
+        o << whose << " has a BER definite length at byte " << f.offset
+          << " (short form below 0x80, or 0x8n then n big-endian bytes; at most " << f.width << " bytes).\n";
+        break;
+    case LengthEncoding::ascii_decimal:
+    case LengthEncoding::ascii_hex:
+        o << whose << " has its length as ASCII " << (f.encoding == LengthEncoding::ascii_hex ? "hex" : "decimal")
+          << " digits at byte " << f.offset;
+        if (f.digits) o << ", exactly " << f.digits << " of them";
+        else o << ", at most " << f.width << ", ending at \"" << escape_bytes(std::string(1, static_cast<char>(f.terminator))) << "\"";
+        o << ".\n";
+        break;
+    }
+    if (!f.fixed_width()) {
+        o << "Message size = " << f.offset << " + the field's bytes" << (f.terminator >= 0 ? " (terminator included)" : "")
+          << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value");
+        if (f.adjust) o << (f.adjust > 0 ? " + " : " - ") << (f.adjust > 0 ? f.adjust : -f.adjust);
+        o << " bytes.\n";
+    }
+    if (!f.special_values.empty()) {
+        o << "The values";
+        for (uint64_t v : f.special_values) o << " " << v;
+        o << " mean a " << f.special_total << "-byte message.\n";
+    }
+    o << "A size below " << f.effective_min() << " or above " << max << " bytes"
+      << (f.fixed_width() ? "" : ", or a malformed field,") << " is a framing error.\n";
+    return o.str();
+}
+
+}  // namespace
+
+std::string explain(const Description& d) {
+    std::ostringstream o;
+    o << d.name;
+    if (!d.summary.empty()) o << ": " << d.summary;
+    if (!d.reference.empty()) o << " (" << d.reference << ")";
+    o << "\n";
+    if (d.first) {
+        if (!d.first->preface.empty())
+            o << "The stream starts with the " << d.first->preface.size() << "-byte preface \""
+              << escape_bytes(d.first->preface) << "\", delivered as a message of its own; other bytes there are a framing error.\n";
+        else
+            o << explain_length(*d.first->length, d.first->max_message, "The stream's first message");
+        o << "Then:\n";
+    }
+    if (d.is_length()) {
+        o << explain_length(d.length(), d.max_message, "Each message");
+        for (const Magic& m : d.magic)
+            o << "Every message must have \"" << escape_bytes(m.bytes) << "\" at byte " << m.offset << ".\n";
+        if (!d.trailer.empty()) o << "Every message must end with \"" << escape_bytes(d.trailer) << "\".\n";
     } else {
         o << "Each message ends with the " << d.delimiter().bytes.size() << "-byte delimiter \""
           << escape_bytes(d.delimiter().bytes) << "\", included in the message.\n";
-        o << "No delimiter within " << d.max_message
-          << " bytes of a message's start is a framing error; the connection stops there.\n";
+        o << "No delimiter within " << d.max_message << " bytes of a message's start is a framing error.\n";
         o << "The kernel parser scans each byte once: it resumes where the previous call stopped.\n";
     }
-    o << "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
+    o << "On a framing error the connection stops there; every message before it is delivered.\n"
+      << "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
          "to a delivery socket and split again in userspace.\n";
     return o.str();
 }

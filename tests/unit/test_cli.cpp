@@ -129,8 +129,9 @@ TEST_CASE("check: every shipped parser is valid and explained") {
                    "dns-tcp: DNS over TCP (RFC 1035 \xc2\xa7" "4.2.2, RFC 7766 \xc2\xa7" "8)\n"
                    "Each message starts with a length field: 2-byte unsigned big-endian integer at byte 0.\n"
                    "Message size = 2 + value bytes.\n"
-                   "A size below 14 or above 65537 bytes is a framing error; the connection stops there.\n"
-                   "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
+                   "A size below 14 or above 65537 bytes is a framing error.\n"
+                   "On a framing error the connection stops there; every message before it is delivered.\n"
+          "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
                    "to a delivery socket and split again in userspace.\n");
 }
 

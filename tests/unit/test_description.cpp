@@ -102,7 +102,8 @@ TEST_CASE("length framing: every key given") {
           "Each message starts with a length field: 4-byte unsigned little-endian integer at byte 3.\n"
           "The field is masked with 0xfffff0 and shifted right by 4.\n"
           "Message size = 7 + 4 * value bytes.\n"
-          "A size below 20 or above 100000 bytes is a framing error; the connection stops there.\n"
+          "A size below 20 or above 100000 bytes is a framing error.\n"
+          "On a framing error the connection stops there; every message before it is delivered.\n"
           "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
           "to a delivery socket and split again in userspace.\n");
 }
@@ -119,7 +120,8 @@ TEST_CASE("length framing: explicit big byte order, header 0, min_message below 
           "m\n"
           "Each message starts with a length field: 4-byte unsigned big-endian integer at byte 2.\n"
           "Message size = 0 + value bytes (the length counts the whole message).\n"
-          "A size below 6 or above 64 bytes is a framing error; the connection stops there.\n"
+          "A size below 6 or above 64 bytes is a framing error.\n"
+          "On a framing error the connection stops there; every message before it is delivered.\n"
           "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
           "to a delivery socket and split again in userspace.\n");
 }
@@ -134,7 +136,8 @@ TEST_CASE("length framing: explain for a 1-byte field, shift without mask, summa
           "Each message starts with a length field: 1-byte unsigned integer at byte 0.\n"
           "The field is masked with 0xff and shifted right by 2.\n"
           "Message size = 1 + value bytes.\n"
-          "A size below 1 or above 1000 bytes is a framing error; the connection stops there.\n"
+          "A size below 1 or above 1000 bytes is a framing error.\n"
+          "On a framing error the connection stops there; every message before it is delivered.\n"
           "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
           "to a delivery socket and split again in userspace.\n");
 }
@@ -176,8 +179,9 @@ TEST_CASE("delimiter framing: text form") {
     CHECK(explain(d) ==
           "lines: Lines (RFC 0)\n"
           "Each message ends with the 2-byte delimiter \"\\r\\n\", included in the message.\n"
-          "No delimiter within 100 bytes of a message's start is a framing error; the connection stops there.\n"
+          "No delimiter within 100 bytes of a message's start is a framing error.\n"
           "The kernel parser scans each byte once: it resumes where the previous call stopped.\n"
+          "On a framing error the connection stops there; every message before it is delivered.\n"
           "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
           "to a delivery socket and split again in userspace.\n");
     // 16 bytes is the longest delimiter.
