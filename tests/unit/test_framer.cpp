@@ -489,14 +489,10 @@ TEST_CASE("too short: below the minimum, after good messages") {
     }
 }
 
-// KNOWN CORE BUG (core/userspace_framer.cpp, UserspaceFramer::next): a length field that
-// gives a total of 0 (possible when header = 0, e.g. mongodb's messageLength = 0) is
-// below the minimum, but next() uses the error value itself as the "is there an error"
-// flag (`if (bad) return fail(kind, bad);`), so a 0-byte total is taken for "not known
-// yet": the framer waits forever (need_more) and finish() reports a truncation instead
-// of too_short. The kernel runtime (sf_walk_step) reports too_short with value 0.
-// This test asserts the correct behaviour; it runs as its own meson test.
-TEST_CASE("KNOWN CORE BUG: a length field giving a 0-byte total is too short") {
+// Regression: a length field giving a total of 0 (header = 0, e.g. mongodb's
+// messageLength = 0) is too short; the framer once took the 0 for "not known yet"
+// and waited forever. The kernel runtime reports too_short with value 0 too.
+TEST_CASE("a length field giving a 0-byte total is too short") {
     using namespace std::string_literals;
     const Description& d = parser("mongodb");
     UserspaceFramer f(d);
