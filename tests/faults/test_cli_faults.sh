@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Fault table rows that belong to the CLI (docs/faults.md): no privilege (setpriv to
+# nobody), clang missing, --max-connections reached, serve killed and restarted.
+# Every step is bounded by `timeout`; exits 77 (SKIP) when not root.
+set -u
+BIN=${SOCKFRAME_BIN:?}
+SRC=${SOCKFRAME_SOURCE_DIR:?}
+DNS=$SRC/parsers/dns.toml
+if [ "$(id -u)" != 0 ]; then echo "SKIPPED: the CLI fault tests switch users and load BPF: run as root"; exit 77; fi
+WORK=$(mktemp -d /tmp/sockframe-cli-faults.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'cleanup; exit 1' TERM INT
+fail=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+marks() { dmesg 2>/dev/null | grep -E 'kernel BUG|WARNING: CPU|seq # bug|BUG: |Oops'; }
+marks_before=$(marks)
+
+# A DNS query of 14 bytes (length 12 + 12 bytes), one per call; $2 = id byte.
+dns_msg() { printf '\x00\x0c\x%02x\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' "$1"; }
+port() { echo $((20000 + RANDOM % 20000)); }
+# wait_for FILE PATTERN SECONDS
+wait_for() { for _ in $(seq $(( $3 * 20 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+# send_msgs PORT N [keep-open-seconds]
+send_msgs() {
+  timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$1"' || exit 1; for i in $(seq '"$2"'); do printf "\x00\x0c\x$(printf %02x $i)\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" >&3; done; sleep '"${3:-0.2}"'; exec 3>&-'
+}
+
+# --- no privilege: one warning naming the capability, userspace framing works ---
+P=$(port)
+mkdir -p "$WORK/nobody-cache"; chown nobody "$WORK/nobody-cache"
+timeout 20 env HOME="$WORK" SOCKFRAME_CACHE_DIR="$WORK/nobody-cache" \
+  setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+  "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 3 >"$WORK/np.out" 2>"$WORK/np.err" &
+PIDS+=($!); NP=$!
+check "unprivileged serve starts" "wait_for $WORK/np.err serving 10"
+send_msgs $P 3
+wait $NP; rc=$?
+echo "--- stderr (nobody):"; cat "$WORK/np.err"
+check "unprivileged serve exits 0 after 3 messages" "[ $rc = 0 ]"
+check "exactly one warning line" "[ \$(grep -c warning $WORK/np.err) = 1 ]"
+check "the warning names CAP_BPF and CAP_NET_ADMIN" "grep warning $WORK/np.err | grep -q 'CAP_BPF, CAP_NET_ADMIN'"
+check "served on the userspace path" "grep -q '(userspace path' $WORK/np.err"
+check "3 messages framed" "[ \$(grep -c '\"len\":14' $WORK/np.out) = 3 ]"
+check "first message bytes intact" "grep -q '\"offset\":0,\"len\":14,\"hex\":\"000c010101000001000000000000\"' $WORK/np.out"
+
+# --- clang missing: one warning naming clang, userspace; --require-kernel fails clearly ---
+P=$(port)
+mkdir -p "$WORK/empty-cache"
+timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cache" \
+  "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 2 >"$WORK/nc.out" 2>"$WORK/nc.err" &
+PIDS+=($!); NC=$!
+check "serve without clang starts" "wait_for $WORK/nc.err serving 10"
+send_msgs $P 2
+wait $NC; rc=$?
+echo "--- stderr (no clang):"; cat "$WORK/nc.err"
+check "serve without clang exits 0" "[ $rc = 0 ]"
+check "one warning naming clang" "[ \$(grep -c warning $WORK/nc.err) = 1 ] && grep warning $WORK/nc.err | grep -q clang"
+check "framed in userspace" "grep -q '(userspace path' $WORK/nc.err && [ \$(grep -c '\"len\":14' $WORK/nc.out) = 2 ]"
+timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cache" \
+  "$BIN" serve "$DNS" --listen 127.0.0.1:$(port) --require-kernel >"$WORK/rk.out" 2>"$WORK/rk.err"; rc=$?
+echo "--- stderr (no clang, --require-kernel):"; cat "$WORK/rk.err"
+check "--require-kernel without clang fails (exit != 0, not a timeout)" "[ $rc != 0 ] && [ $rc != 124 ]"
+check "--require-kernel error names clang" "grep -q clang $WORK/rk.err"
+
+# --- --max-connections reached: the extra connection is refused with a clear line ---
+P=$(port)
+"$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --max-connections 1 >"$WORK/mc.out" 2>"$WORK/mc.err" &
+PIDS+=($!); MC=$!   # no `timeout` wrapper: this one is SIGKILLed below (cleanup bounds it)
+check "kernel serve starts" "wait_for $WORK/mc.err 'kernel path' 20"
+timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; sleep 1.5" &
+sleep 0.3
+send_msgs $P 1
+check "second connection refused naming --max-connections 1" "wait_for $WORK/mc.err 'refusing a connection: --max-connections 1 reached' 5"
+wait %% 2>/dev/null
+
+# --- serve killed (SIGKILL) under a live connection, then restarted on the same port ---
+timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; for i in 1 2; do printf '\x00\x0c\x01\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' >&3; done; sleep 0.5; cat <&3 >/dev/null; echo eof > $WORK/kill.client" &
+CL=$!
+check "messages framed before the kill" "wait_for $WORK/mc.out '\"len\":14' 5"
+kill -9 $MC
+wait $CL
+check "the client sees the connection end after SIGKILL" "grep -q eof $WORK/kill.client"
+sleep 0.2
+timeout 20 "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 2 >"$WORK/re.out" 2>"$WORK/re.err" &
+PIDS+=($!); RE=$!
+check "restarted serve starts on the same port" "wait_for $WORK/re.err 'kernel path' 20"
+send_msgs $P 2
+wait $RE; rc=$?
+check "restarted serve frames again" "[ $rc = 0 ] && [ \$(grep -c '\"len\":14' $WORK/re.out) = 2 ]"
+
+marks_after=$(marks)
+if [ "$marks_after" != "$marks_before" ]; then echo "FAIL: new kernel BUG/WARNING lines in dmesg"; fail=1; fi
+exit $fail
