@@ -91,6 +91,18 @@ send_msgs $P 2
 wait $RE; rc=$?
 check "restarted serve frames again" "[ $rc = 0 ] && [ \$(grep -c '\"len\":14' $WORK/re.out) = 2 ]"
 
+# --- a framing error through serve: messages before it, one error line, connection closed ---
+P=$(port)
+"$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl >"$WORK/fe.out" 2>"$WORK/fe.err" &
+PIDS+=($!); FE=$!   # stopped with SIGTERM below; cleanup bounds it
+check "kernel serve for the framing error starts" "wait_for $WORK/fe.err 'kernel path' 20"
+timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; printf '\x00\x0c\x01\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x05\x01\x02\x03\x04\x05' >&3; cat <&3 >/dev/null; echo eof > $WORK/fe.client"
+check "the message before the error is printed" "grep -q '\"offset\":0,\"len\":14' $WORK/fe.out"
+check "one error line naming rule, value and offset" "grep -qF '{\"conn\":1,\"error\":\"length field gives a 7-byte message, below the minimum 14 at stream offset 14\",\"rule\":\"too_short\",\"offset\":14}' $WORK/fe.out"
+check "serve closed the connection (the client saw EOF)" "grep -q eof $WORK/fe.client"
+kill -TERM $FE; wait $FE; rc=$?
+check "serve exits 0 on SIGTERM" "[ $rc = 0 ]"
+
 marks_after=$(marks)
 if [ "$marks_after" != "$marks_before" ]; then echo "FAIL: new kernel BUG/WARNING lines in dmesg"; fail=1; fi
 exit $fail
