@@ -38,9 +38,8 @@ class HostParsers {
 public:
     // Throws std::runtime_error with the compiler's output if anything fails,
     // or if a patch's `from` text is not found.
-    // `workarounds`: apply known_bug_workarounds() to each source (see there).
     HostParsers(const std::vector<std::string>& c_sources, const std::vector<SourcePatch>& patches = {},
-                bool workarounds = true, unsigned jobs = 2);
+                unsigned jobs = 2);
     ~HostParsers();
     HostParsers(const HostParsers&) = delete;
     HostParsers& operator=(const HostParsers&) = delete;
@@ -48,7 +47,6 @@ public:
     ParseFn parser(size_t i) const { return fns_.at(i); }
     size_t size() const { return fns_.size(); }
     const std::string& compiler_output() const { return output_; }  // warnings, if any
-    size_t workarounds_applied() const { return workarounds_applied_; }
     double compile_ms() const { return compile_ms_; }
 
 private:
@@ -57,20 +55,7 @@ private:
     std::vector<ParseFn> fns_;
     std::string output_;
     double compile_ms_ = 0;
-    size_t workarounds_applied_ = 0;
 };
-
-// Known bug K1 (see docs/differential.md): a generated length rule calls
-// sf_total() (scale != 1 or width 8) but sf_total is defined in
-// sockframe_runtime.bpf.h, which is included after the rule, so the parser does
-// not compile (host or BPF). Until the definition moves before the rule, this
-// inserts a forward declaration after the prelude include so that the framing
-// logic of those descriptions is still verified. Returns true if it changed the
-// source; it does nothing once the prelude defines sf_total (the fix) or when
-// SOCKFRAME_DIFF_NO_WORKAROUNDS=1.
-bool known_bug_workarounds(std::string& c_source);
-// The embedded prelude header defines sf_total (K1 fixed).
-bool prelude_defines_sf_total();
 
 // The host C compiler: $SOCKFRAME_HOST_CC, else $CC, else "cc". Extra flags
 // (space-separated) from $SOCKFRAME_HOST_CFLAGS.
@@ -95,7 +80,6 @@ struct Case {
 enum KnownBug : unsigned {
     kK2DelimiterBatchShort = 1,  // delimiter batch ends early: bpf_loop step bound too small
     kK3DelimiterMaxMsgs = 2,     // delimiter batch ignores batch_max_msgs > 1
-    kK4FramerZeroTotal = 4,      // framer never reports a length field giving total 0 (too_short)
 };
 // The bugs tolerated by default: all of the above, none with SOCKFRAME_DIFF_STRICT=1.
 unsigned default_tolerance();

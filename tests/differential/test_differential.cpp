@@ -76,8 +76,8 @@ TEST_CASE("regressions: pinned cases keep passing") {
     run_regressions(std::begin(kRegressions), std::end(kRegressions));
 }
 
-// Known bugs K2-K4, each pinned by strict cases (no tolerance). Un-mark
-// may_fail on a test once its bug is fixed (docs/differential.md).
+// Known bugs, each pinned by strict cases (no tolerance). Un-mark may_fail on a
+// test once its bug is fixed (docs/differential.md). K1 and K4 are fixed.
 const Regression kKnownBugK2[] = {
     // 5 one-byte lines in one skb, cap 256: the scan's bpf_loop bound
     // ((avail - pos) / 64 * 2 + 4 = 4 steps) ends the batch after 4 lines.
@@ -102,7 +102,7 @@ const Regression kKnownBugK3[] = {
 };
 const Regression kKnownBugK4[] = {
     // A length field counting the whole message (header = 0) that holds 0: the
-    // rule says too_short (value 0); the framer waits forever, then says truncated.
+    // rule says too_short (value 0); the framer used to wait forever, then say truncated.
     {"k4-framer-zero-total", "name = \"whole\"\nmax_message = 1000\n[length]\nwidth = 4\nbyte_order = \"little\"\nheader = 0\nmin_message = 16\n",
      "1000000000000000000000000000000000000000", {20}, 1, 65536},
     {"k4-framer-zero-total-batch", "name = \"bgp-like\"\nmax_message = 4096\n[length]\noffset = 16\nwidth = 2\nheader = 0\nmin_message = 19\n",
@@ -115,20 +115,20 @@ TEST_CASE("known bug K2: a delimiter batch holds every whole line up to the caps
 TEST_CASE("known bug K3: a delimiter batch holds at most batch_max_msgs lines" * doctest::may_fail()) {
     CHECK(run_regressions(std::begin(kKnownBugK3), std::end(kKnownBugK3), 0) == 0);
 }
-TEST_CASE("known bug K4: the framer reports too_short for a length field giving 0" * doctest::may_fail()) {
+// Was known bug K4 (fixed in d8ad906: the framer tests the error kind, not its value).
+TEST_CASE("K4: the framer reports too_short for a length field giving 0") {
     CHECK(run_regressions(std::begin(kKnownBugK4), std::end(kKnownBugK4), 0) == 0);
 }
 
-// Known bug K1 (docs/differential.md): un-mark may_fail once sf_total is defined
-// before the generated rule (e.g. moved into sockframe_prelude.bpf.h).
-TEST_CASE("known bug K1: length rules using sf_total (scale != 1, width 8) compile" * doctest::may_fail()) {
+// Was known bug K1 (fixed in d8ad906: sf_total moved into the prelude).
+TEST_CASE("K1: length rules using sf_total (scale != 1, width 8) compile") {
     std::vector<std::string> sources;
     for (const char* toml : {"name = \"w8\"\nmax_message = 1000\n[length]\nwidth = 8\n",
                              "name = \"scaled\"\nmax_message = 1000\n[length]\nwidth = 2\nscale = 4\n"})
         sources.push_back(generate_bpf_c(parse_description(toml, "k1.toml")));
     std::string error;
     try {
-        HostParsers parsers(sources, {}, /*workarounds=*/false);
+        HostParsers parsers(sources);
     } catch (const std::exception& e) {
         error = e.what();
     }
@@ -163,7 +163,6 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
     std::set<std::string> reported;
     std::map<std::string, uint64_t> by_category;
     double compile_ms = 0;
-    size_t workarounds = 0;
     std::map<unsigned, uint64_t> tolerated;
     const size_t group = 64;  // descriptions compiled and loaded together
     for (size_t g = 0; g < tomls.size(); g += group) {
@@ -176,7 +175,6 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
         }
         HostParsers parsers(sources);
         compile_ms += parsers.compile_ms();
-        workarounds += parsers.workarounds_applied();
         for (size_t i = 0; i < descs.size(); i++) {
             const Description& d = descs[i];
             uint64_t want = total / tomls.size() + (g + i < total % tomls.size() ? 1 : 0);
@@ -199,7 +197,7 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
                 c.caps = random_caps(rng, per_message);
                 Verdict v = check_case(d, parsers.parser(i), c);
                 cases++;
-                for (unsigned bit = 1; bit <= kK4FramerZeroTotal; bit <<= 1)
+                for (unsigned bit = 1; bit <= kK3DelimiterMaxMsgs; bit <<= 1)
                     if (v.tolerated & bit) tolerated[bit]++;
                 per_message_cases += per_message;
                 messages += v.messages;
@@ -226,9 +224,6 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
                 (unsigned long long)(cases - per_message_cases), tomls.size(), examples.size(),
                 (unsigned long long)messages, (unsigned long long)calls, (unsigned long long)seed, secs,
                 compile_ms / 1000, (unsigned long long)mismatches);
-    if (workarounds)
-        std::printf("  known bug K1 workaround (sf_total forward declaration) applied to %zu of the generated parsers\n",
-                    workarounds);
     for (auto& [bit, n] : tolerated)
         std::printf("  known bug %s: symptom tolerated in %llu cases (SOCKFRAME_DIFF_STRICT=1 to fail on it)\n",
                     known_bug_name(bit), (unsigned long long)n);

@@ -9,6 +9,8 @@
 //   SOCKFRAME_KDIFF_DESCRIPTIONS  random descriptions (default max(8, CASES / 25))
 //   SOCKFRAME_KDIFF_SEED          seed (default 1)
 //   SOCKFRAME_KDIFF_TIMEOUT       hard limit for the whole run in seconds (default 240)
+//   SOCKFRAME_KDIFF_PRESEND=1     also send the first chunk before adopt() in one stream of
+//                                 five (off by default while known bug K5 is open)
 //
 // Exit code 77 (meson: SKIP) with "SKIPPED: <reason>" without CAP_BPF/CAP_NET_ADMIN.
 // Fails if the kernel log gains BUG/WARNING/"seq # bug" lines during the run.
@@ -23,16 +25,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <thread>
 
 #include "bpf_codegen.hpp"
-#include "bpf_compiler.hpp"
 #include "bpf_program.hpp"
 #include "description.hpp"
 #include "diff_lib.hpp"
@@ -112,6 +113,7 @@ bool send_all(int fd, const uint8_t* p, size_t n, std::chrono::steady_clock::tim
 }
 
 struct Result {
+    double ms = 0;  // from the client's close to the end of receiving
     std::vector<std::pair<uint64_t, std::vector<uint8_t>>> messages;
     enum End { clean, failed, timeout } end = clean;
     FramingError error;
@@ -150,7 +152,10 @@ Result reference(const Description& d, const std::vector<uint8_t>& stream) {
     }
 }
 
-Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std::mt19937_64& rng, bool& kernel_mode) {
+// `presend`: send the first chunk before adopt() (data queued before the socket
+// joins the map): 1 yes, 0 no, -1 at random (one in five).
+Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std::mt19937_64& rng, bool& kernel_mode,
+                      int presend = -1) {
     Fd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     int one = 1;
     setsockopt(client.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -162,7 +167,7 @@ Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std:
     size_t pos = 0, chunk = 0;
     auto send_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     // Sometimes the first chunk is already queued when the socket joins the map.
-    if (!c.chunks.empty() && rng() % 5 == 0) {
+    if (!c.chunks.empty() && (presend < 0 ? rng() % 5 == 0 : presend == 1)) {
         send_all(client.fd, c.stream.data(), c.chunks[0], send_deadline);
         pos = c.chunks[0];
         chunk = 1;
@@ -179,7 +184,13 @@ Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std:
 
     Result r;
     conn->set_nonblocking(true);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto closed = std::chrono::steady_clock::now();
+    auto deadline = closed + std::chrono::seconds(5);
+    struct Stamp {
+        Result& r;
+        std::chrono::steady_clock::time_point t0;
+        ~Stamp() { r.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); }
+    } stamp{r, closed};
     for (;;) {
         Received got = conn->receive();
         if (got.status == ReceiveStatus::message) {
@@ -202,9 +213,8 @@ Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std:
     }
 }
 
-// Same messages, same end; the K4 symptom (kernel too_short 0 where the framer
-// reports a truncated tail at the same offset) is tolerated unless strict.
-std::string compare(const Result& k, const Result& u, unsigned tolerate, bool& tolerated) {
+// Same messages (bytes and offsets), same end (kind, value, needed, offset, text).
+std::string compare(const Result& k, const Result& u) {
     size_t n = std::min(k.messages.size(), u.messages.size());
     for (size_t i = 0; i < n; i++)
         if (k.messages[i] != u.messages[i])
@@ -213,36 +223,126 @@ std::string compare(const Result& k, const Result& u, unsigned tolerate, bool& t
                    std::to_string(u.messages[i].first) + " length " + std::to_string(u.messages[i].second.size());
     if (k.messages.size() != u.messages.size())
         return "kernel delivered " + std::to_string(k.messages.size()) + " messages, framer " +
-               std::to_string(u.messages.size()) + "; kernel end: " + describe(k) + "; framer end: " + describe(u);
-    bool k4 = (tolerate & kK4FramerZeroTotal) && k.end == Result::failed && u.end == Result::failed &&
-              k.error.kind == FramingErrorKind::too_short && k.error.value == 0 &&
-              u.error.kind == FramingErrorKind::truncated && u.error.offset == k.error.offset;
-    if (k4) {
-        tolerated = true;
-        return "";
-    }
+               std::to_string(u.messages.size()) + "; kernel end: " + describe(k) + "; framer end: " + describe(u) +
+               " (kernel result " + std::to_string(static_cast<long>(k.ms)) + " ms after the client closed)";
     if (k.end != u.end ||
         (k.end == Result::failed && (k.error.kind != u.error.kind || k.error.value != u.error.value ||
                                     k.error.offset != u.error.offset || k.error.needed != u.error.needed ||
                                     k.error.message != u.error.message)))
-        return "kernel end: " + describe(k) + "; framer end: " + describe(u);
+        return "kernel end: " + describe(k) + "; framer end: " + describe(u) + " (kernel result " +
+               std::to_string(static_cast<long>(k.ms)) + " ms after the client closed)";
     return "";
 }
 
-// The generated object, or (known bug K1) the object of the source with the
-// sf_total forward declaration, written where ReceiverOptions::object_path can read it.
-std::string object_with_workaround(const Description& d, const std::string& dir, bool& applied) {
-    std::string src = generate_bpf_c(d);
-    applied = known_bug_workarounds(src);
-    if (!applied) return "";
-    BpfObjectFile obj = compile_bpf(src);
-    std::string path = dir + "/" + d.symbol() + ".bpf.o";
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(obj.bytes.data()),
-                                                static_cast<std::streamsize>(obj.bytes.size()));
-    return path;
+// Data queued before adopt(): -1 (one stream in five) with SOCKFRAME_KDIFF_PRESEND=1,
+// else never: that path hits known bug K5 under load (see the K5 test below).
+int presend_mode() { return env_u64("SOCKFRAME_KDIFF_PRESEND", 0) ? -1 : 0; }
+
+// Busy threads for the duration of a scope: the kstrp workqueue then runs late,
+// as on a loaded machine.
+struct CpuLoad {
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    explicit CpuLoad(unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+            threads.emplace_back([this] {
+                volatile uint64_t x = 0;
+                while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+            });
+    }
+    ~CpuLoad() {
+        stop = true;
+        for (auto& t : threads) t.join();
+    }
+};
+
+struct Regression {
+    const char* name;
+    const char* toml;
+    const char* stream_hex;
+    std::vector<size_t> chunks;
+    uint32_t batch_max_msgs;
+    uint32_t batch_max_bytes;
+};
+
+// Every host regression, and the cases the kernel runs found, through the real kernel.
+const Regression kRegressions[] = {
+#include "regressions.inc"
+#include "kernel_regressions.inc"
+};
+
+std::unique_ptr<Receiver> kernel_receiver(const Description& d, Caps caps) {
+    ReceiverOptions o;
+    o.mode = Mode::kernel;
+    o.load.batch_max_msgs = caps.max_msgs;
+    o.load.batch_max_bytes = caps.max_bytes;
+    return open_receiver(d, o);
+}
+
+// Runs `r` through the kernel `rounds` times; returns the number of failing rounds.
+int replay_in_kernel(const Regression& r, Receiver& receiver, const Listener& listener, int presend, int rounds,
+                     std::mt19937_64& rng, std::string& problem) {
+    Description d = parse_description(r.toml, std::string(r.name) + ".toml");
+    Case c{from_hex(r.stream_hex), r.chunks, {r.batch_max_msgs, r.batch_max_bytes}};
+    Result want = reference(d, c.stream);
+    int failures = 0;
+    for (int round = 0; round < rounds; round++) {
+        set_current(std::string("regression ") + r.name);
+        bool kernel_mode = false;
+        Result got = through_kernel(receiver, listener, c, rng, kernel_mode, presend);
+        std::string p = compare(got, want);
+        if (!kernel_mode) p = "not framed by the kernel path";
+        if (!p.empty()) {
+            failures++;
+            problem = p;
+        }
+    }
+    return failures;
 }
 
 }  // namespace
+
+// Known bug K5 (docs/differential.md): after the peer closes,
+// KernelConnection::settle() waits for strparser with SIOCINQ, which for a
+// socket in a sockmap reports the psock's ingress queue (0 here), not the TCP
+// queue; when the kstrp workqueue is late (CPU load; data queued before adopt()),
+// the last whole messages are reported as a truncated tail. Un-mark may_fail
+// once settle() waits on something that sees strparser's progress.
+TEST_CASE("known bug K5: a close right after the last message is not reported as truncation under load" *
+          doctest::may_fail()) {
+    Listener listener;
+    std::mt19937_64 rng(5);
+    const int rounds = static_cast<int>(env_u64("SOCKFRAME_KDIFF_K5_ROUNDS", 100));
+    for (const Regression& r : kRegressions) {
+        if (std::string(r.name) != "kdiff-1-4-split-known-length") continue;
+        Description d = parse_description(r.toml, std::string(r.name) + ".toml");
+        auto receiver = kernel_receiver(d, {r.batch_max_msgs, r.batch_max_bytes});
+        std::string problem;
+        int failures;
+        {
+            CpuLoad load(4);
+            failures = replay_in_kernel(r, *receiver, listener, 1, rounds, rng, problem);
+        }
+        CHECK_MESSAGE(failures == 0, std::string(r.name) << ", first chunk queued before adopt(), 4 busy threads: failed "
+                                                        << failures << " of " << rounds << " rounds: " << problem);
+    }
+}
+
+TEST_CASE("kernel path: regression cases replayed through the kernel") {
+    const int rounds = static_cast<int>(env_u64("SOCKFRAME_KDIFF_REGRESSION_ROUNDS", 3));
+    Listener listener;
+    std::mt19937_64 rng(1);
+    for (const Regression& r : kRegressions) {
+        Description d = parse_description(r.toml, std::string(r.name) + ".toml");
+        auto receiver = kernel_receiver(d, {r.batch_max_msgs, r.batch_max_bytes});
+        for (int presend = 0; presend <= (presend_mode() ? 1 : 0); presend++) {
+            std::string problem;
+            int failures = replay_in_kernel(r, *receiver, listener, presend, rounds, rng, problem);
+            std::string label = std::string(r.name) + (presend ? " (first chunk queued before adopt)" : "");
+            CHECK_MESSAGE(failures == 0, label << ": failed " << failures << " of " << rounds << " rounds: " << problem);
+        }
+    }
+}
 
 TEST_CASE("kernel path == userspace framer on random descriptions, streams and chunkings") {
     const uint64_t total = env_u64("SOCKFRAME_KDIFF_CASES", 200);
@@ -250,11 +350,9 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
     const uint64_t seed = env_u64("SOCKFRAME_KDIFF_SEED", 1);
     std::mt19937_64 rng(seed);
     Listener listener;
-    std::string dir = (std::filesystem::temp_directory_path() / ("sockframe-kdiff-" + std::to_string(getpid()))).string();
-    std::filesystem::create_directories(dir);
     auto start = std::chrono::steady_clock::now();
 
-    uint64_t cases = 0, messages = 0, mismatches = 0, k4 = 0, per_message = 0, workarounds = 0;
+    uint64_t cases = 0, messages = 0, mismatches = 0, per_message = 0;
     std::map<std::string, uint64_t> ends;
     for (uint64_t i = 0; i < n_desc; i++) {
         std::string name = "kdiff-" + std::to_string(seed) + "-" + std::to_string(i);
@@ -264,16 +362,9 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
         Description d = parse_description(toml, name + ".toml");
         bool per_msg = i % 2 == 0;
         Caps caps = random_caps(rng, per_msg);
-        ReceiverOptions o;
-        o.mode = Mode::kernel;
-        o.load.batch_max_msgs = caps.max_msgs;
-        o.load.batch_max_bytes = caps.max_bytes;
-        bool applied = false;
-        o.object_path = object_with_workaround(d, dir, applied);
-        workarounds += applied;
         std::unique_ptr<Receiver> receiver;
         try {
-            receiver = open_receiver(d, o);
+            receiver = kernel_receiver(d, caps);
         } catch (const std::exception& e) {
             FAIL_CHECK("description " << name << " does not load on the kernel path: " << e.what() << "\n" << toml);
             mismatches++;
@@ -296,15 +387,13 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
             set_current("description " + name + ", stream " + std::to_string(k) + " (" + std::to_string(c.stream.size()) +
                         " bytes in " + std::to_string(c.chunks.size()) + " chunks)");
             bool kernel_mode = false;
-            Result kr = through_kernel(*receiver, listener, c, rng, kernel_mode);
+            Result kr = through_kernel(*receiver, listener, c, rng, kernel_mode, presend_mode());
             Result ur = reference(d, c.stream);
-            bool tolerated = false;
-            std::string problem = compare(kr, ur, default_tolerance(), tolerated);
+            std::string problem = compare(kr, ur);
             if (!kernel_mode) problem = "the connection was not framed by the kernel path";
             cases++;
             per_message += per_msg;
             messages += ur.messages.size();
-            k4 += tolerated;
             ends[kr.end == Result::failed ? kind_name(kr.error.kind) : describe(kr)]++;
             if (!problem.empty()) {
                 mismatches++;
@@ -319,8 +408,6 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
             }
         }
     }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("kernel differential: %llu cases (%llu per-message, %llu batch) over %llu descriptions, %llu messages, "
                 "seed %llu, %.1f s, %llu mismatches\n",
@@ -330,12 +417,6 @@ TEST_CASE("kernel path == userspace framer on random descriptions, streams and c
     std::printf("  endings:");
     for (auto& [e, n] : ends) std::printf(" %s=%llu", e.c_str(), (unsigned long long)n);
     std::printf("\n");
-    if (workarounds)
-        std::printf("  known bug K1 workaround (sf_total forward declaration) applied to %llu descriptions\n",
-                    (unsigned long long)workarounds);
-    if (k4)
-        std::printf("  known bug %s: symptom tolerated in %llu cases\n", known_bug_name(kK4FramerZeroTotal),
-                    (unsigned long long)k4);
     CHECK(mismatches == 0);
 }
 

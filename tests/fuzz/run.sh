@@ -60,6 +60,8 @@ for t in "${targets[@]}"; do
 done
 
 status=0
+jobs=(); [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
+cd "$out"  # libFuzzer's -jobs mode writes fuzz-N.log into the current directory
 for t in "${targets[@]}"; do
   mkdir -p "$out/corpus-$t"
   echo "== fuzz_$t for ${seconds}s"
@@ -68,7 +70,7 @@ for t in "${targets[@]}"; do
   SOCKFRAME_HOST_CC="$cc" SOCKFRAME_HOST_CFLAGS="-fsanitize=fuzzer-no-link,address -g" \
   SOCKFRAME_CACHE_DIR="$out/cache" ASAN_OPTIONS=detect_leaks=0 \
     "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-      -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" -artifact_prefix="$out/" \
+      "${jobs[@]}" -artifact_prefix="$out/" \
       "$out/corpus-$t" "$root/tests/fuzz/corpus/$t" 2>&1 | tee "$out/fuzz_$t.log" | grep -E '^#[0-9]+.*(DONE|pulse|NEW)|stat::|ERROR|MISMATCH|SUMMARY|Done' | tail -n 12 || true
   if grep -qE 'ERROR: libFuzzer|ERROR: AddressSanitizer|MISMATCH|deadly signal|Test unit written' "$out/fuzz_$t.log"; then
     echo "fuzz_$t: FAILED, see $out/fuzz_$t.log"
