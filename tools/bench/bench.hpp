@@ -79,6 +79,10 @@ struct CellResult {
     uint64_t errors = 0;
     std::string error_detail;
     uint32_t rounds = 1;
+    std::vector<double> round_msgs_per_s;  // every round's figure
+    // Messages/s over handwritten's on the same work: the median of the rounds' ratios
+    // (the strategies of one round ran back to back, under the same machine load).
+    double vs_handwritten = kNone;
 };
 
 // Compile and load costs of the kernel path, per framing and batch mode.

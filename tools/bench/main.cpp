@@ -299,7 +299,9 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
     m.errors = 0;
     m.messages = 0;
     m.error_detail.clear();
+    m.round_msgs_per_s.clear();
     for (const auto& r : rounds) {
+        m.round_msgs_per_s.push_back(r.msgs_per_s);
         m.errors += r.errors;
         m.messages += r.messages;
         if (m.error_detail.empty()) m.error_detail = r.error_detail;
@@ -404,6 +406,22 @@ int main(int argc, char** argv) {
 
     std::vector<CellResult> cells;
     for (auto& r : results) cells.push_back(median_of(r));
+    for (size_t k = 0; k < specs.size(); k++) {
+        CellSpec hw = specs[k];
+        hw.strategy = Strategy::handwritten;
+        for (size_t j = 0; j < specs.size(); j++) {
+            const CellSpec& s = specs[j];
+            if (s.strategy != hw.strategy || s.workload != hw.workload || s.framing != hw.framing ||
+                s.size != hw.size || s.connections != hw.connections || s.per_write != hw.per_write)
+                continue;
+            std::vector<double> ratios;
+            for (uint32_t r = 0; r < o.rounds; r++) {
+                double mine = results[k][r].msgs_per_s, base = results[j][r].msgs_per_s;
+                if (results[k][r].skipped.empty() && base > 0 && !std::isnan(mine)) ratios.push_back(mine / base);
+            }
+            cells[k].vs_handwritten = median(ratios);
+        }
+    }
     if (o.jsonl) {
         print_jsonl(stdout, cells, setup);
     } else {

@@ -70,6 +70,7 @@ const CellResult* find(const std::vector<CellResult>& cells, const Key& k, Strat
 }
 
 double vs_handwritten(const std::vector<CellResult>& cells, const CellResult& c) {
+    if (!std::isnan(c.vs_handwritten)) return c.vs_handwritten;
     const CellResult* hw = find(cells, key_of(c.spec), Strategy::handwritten);
     if (!hw || !c.skipped.empty() || std::isnan(c.msgs_per_s) || !(hw->msgs_per_s > 0)) return kNone;
     return c.msgs_per_s / hw->msgs_per_s;
@@ -196,6 +197,12 @@ void print_jsonl(FILE* out, const std::vector<CellResult>& cells, const std::vec
                         ",\"batches_per_msg\":" + json_num(c.batches_per_msg, 4) +
                         ",\"vs_handwritten\":" + json_num(vs_handwritten(cells, c), 3) +
                         ",\"messages\":" + std::to_string(c.messages) + ",\"rounds\":" + std::to_string(c.rounds) +
+                        ",\"msgs_per_s_rounds\":" +
+                        [&] {
+                            std::string a = "[";
+                            for (double v : c.round_msgs_per_s) a += (a.size() > 1 ? "," : "") + json_num(v, 1);
+                            return a + "]";
+                        }() +
                         ",\"errors\":" + std::to_string(c.errors);
         if (!c.error_detail.empty()) l += ",\"error\":" + json_str(c.error_detail);
         if (!c.skipped.empty()) l += ",\"skipped\":" + json_str(c.skipped);
