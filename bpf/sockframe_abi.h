@@ -30,6 +30,7 @@ struct sf_conn {
 	__u64 batches;     /* verdict calls (one per redirected batch of messages) */
 	__u64 parser_calls;
 	__u64 need;        /* total length of the message being assembled, 0 if unknown */
+	__u64 seen;        /* stream bytes the parser has looked at (forwarded + available) */
 	__u64 error_value; /* the value that broke the rule (a total length, a limit) */
 	__u32 scan_pos;    /* delimiter scan: bytes of the current message already scanned */
 	__s32 error;       /* SF_ERR_*, set once; parsing stops after it */

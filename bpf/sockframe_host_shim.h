@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include <string.h>
 
+#undef __always_inline /* glibc has its own */
 #define __always_inline inline __attribute__((always_inline))
 
 /* The host cursor is a plain byte range; loads past its end fail like bpf_skb_load_bytes. */

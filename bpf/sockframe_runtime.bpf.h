@@ -165,7 +165,7 @@ static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct 
 
 /* Scan state (in st->scratch): pos = next position where a delimiter may start;
  * msg_start = start of the message being scanned = end of the whole ones;
- * found = at least one whole message; single = per-message framing. */
+ * found = whole messages found (capped by sf_batch_max_msgs and sf_batch_max_bytes). */
 
 /* One step: find the first delimiter in the next window, or move one chunk on.
  * The inner loop only looks for the delimiter, which keeps verification cheap. */
@@ -214,10 +214,11 @@ static long sf_scan_step(__u32 i, void *data)
 	}
 	if (s->found && end > s->maxb)
 		return 1; /* byte cap: the first message is always allowed */
-	s->found = 1;
+	s->found++;
 	s->msg_start = end;
 	s->pos = end;
-	return s->single ? 1 : 0;
+	/* message cap; the counter lives in map memory, so the verifier does not unroll it */
+	return s->found >= sf_batch_max_msgs ? 1 : 0;
 }
 
 static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct sf_conn *st)
@@ -231,13 +232,13 @@ static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct 
 	st->scratch.msg_start = 0;
 	st->scratch.maxb = sf_batch_max_bytes;
 	st->scratch.found = 0;
-	st->scratch.single = sf_batch_max_msgs <= 1;
 	st->scratch.err = 0;
 	/* Resume: bytes before scan_pos were scanned by an earlier call and hold no delimiter. */
 	if (start <= avail)
 		st->scratch.pos = start;
-	/* enough steps for every chunk plus one per message found */
-	steps = (avail - st->scratch.pos) / SF_CHUNK * 2 + 4;
+	/* one step per chunk plus one per message the batch may hold */
+	steps = avail - st->scratch.pos;
+	steps = steps / SF_CHUNK + (steps < sf_batch_max_msgs ? steps : sf_batch_max_msgs) + 4;
 	if (steps > (1 << 23))
 		steps = 1 << 23; /* bpf_loop's limit; a later call resumes */
 	bpf_loop((__u32)steps, sf_scan_step, &ctx, 0);
@@ -340,6 +341,9 @@ int sf_parser(struct __sk_buff *skb)
 		return -SF_EBADMSG;
 	if (cur.base > len)
 		return 0;
+	/* The message starts right after what the verdict forwarded: the core uses this
+	 * to know when strparser has looked at every byte the peer sent. */
+	st->seen = st->forwarded + (len - cur.base);
 	return sf_parse(&cur, len - cur.base, st);
 }
 

@@ -78,6 +78,9 @@ BpfObjectFile compile_bpf(const std::string& c_source, const CompileOptions& opt
         const char* env = std::getenv("SOCKFRAME_CLANG");
         clang = env && *env ? env : find_in_path("clang");
     }
+    if (!clang.empty() && access(clang.c_str(), X_OK) != 0)
+        throw BpfCompileError("clang not found: " + clang + " is not an executable (check SOCKFRAME_CLANG); "
+                              "or use the userspace framer (--userspace)");
     if (clang.empty())
         throw BpfCompileError("clang not found on PATH: install it (scripts/setup.sh installs clang), "
                               "set SOCKFRAME_CLANG, or use the userspace framer (--userspace)");

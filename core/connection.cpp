@@ -91,6 +91,8 @@ protected:
             if (n == 0) return {ReadResult::end};
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
+            // Same words as the kernel path, which sees the reset on the socket's error.
+            if (errno == ECONNRESET || errno == EPIPE) return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
             return {ReadResult::failed, 0, make_connection_error(offset(), std::string("receive failed: ") + strerror(errno))};
         }
     }

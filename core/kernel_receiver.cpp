@@ -99,6 +99,12 @@ uint64_t receive_buffer_needed(uint64_t max_message, uint64_t batch_bytes) {
 }
 constexpr uint64_t kLargestReceiveBuffer = 0x7ffffffe;  // sk_rcvbuf is an int
 
+// The most one parser call returns for a message: the main rule's or the first message's limit.
+uint64_t largest_message_limit(const Description& d) {
+    uint64_t first = !d.first ? 0 : d.first->length ? d.first->max_message : d.first->preface.size();
+    return std::max(d.max_message, first);
+}
+
 void ensure_receive_buffer(int fd, uint64_t needed) {
     int have = 0;
     socklen_t len = sizeof have;
@@ -176,7 +182,7 @@ private:
             socket_error_ = err;
             // Stop level-triggered hang-up events from spinning the caller while B drains.
             epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, socket_, nullptr);
-            wait_parser_idle();
+            wait_framing_settled();
         }
         sf_conn st = state();
         if (received_ < st.forwarded) return {ReadResult::would_block};  // still crossing the pair
@@ -195,12 +201,21 @@ private:
         return {ReadResult::end};
     }
 
-    // After a hang-up, strparser may still be taking the last bytes off S.
-    void wait_parser_idle() {
+    // After a hang-up, strparser may still be working through the last bytes
+    // (its workqueue can run late under load). Wait until the outcome is settled:
+    // everything framed, or the parser saw every byte, or the message it waits for
+    // can't complete. (SIOCINQ can't tell: on a sockmap socket it reports the
+    // psock's queue, not TCP's.)
+    void wait_framing_settled() {
+        uint64_t received = bytes_received();
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        int queued = 0;
-        while (ioctl(socket_, SIOCINQ, &queued) == 0 && queued > 0 && std::chrono::steady_clock::now() < deadline)
+        for (;;) {
+            sf_conn st = state();
+            if (st.error || st.forwarded >= received || st.seen >= received ||
+                (st.need && st.forwarded + st.need > received) || std::chrono::steady_clock::now() > deadline)
+                return;
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
     }
 
     // Payload bytes the peer sent. tcpi_bytes_received also counts a FIN's sequence number.
@@ -240,7 +255,7 @@ public:
         if (info.tcpi_state == kCloseWait) return make_userspace_receiver(desc_)->adopt(s.release());
         if (info.tcpi_state != kEstablished)
             throw std::invalid_argument("the kernel path frames established TCP sockets only");
-        ensure_receive_buffer(fd, receive_buffer_needed(desc_->max_message, k_->options.batch_max_bytes));
+        ensure_receive_buffer(fd, receive_buffer_needed(largest_message_limit(*desc_), k_->options.batch_max_bytes));
 
         std::lock_guard<std::mutex> lock(k_->mutex);
         Fd a, b;
@@ -293,7 +308,7 @@ private:
 
 std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d, std::span<const uint8_t> object,
                                                const LoadOptions& options, KernelReceiverInfo* info) {
-    if (receive_buffer_needed(d->max_message, options.batch_max_bytes) > kLargestReceiveBuffer)
+    if (receive_buffer_needed(largest_message_limit(*d), options.batch_max_bytes) > kLargestReceiveBuffer)
         throw BpfLoadError("max_message " + std::to_string(d->max_message) +
                                " is too large for the kernel path: strparser needs a receive buffer of about 1.5x "
                                "max_message and the kernel allows at most 2 GiB; lower max_message or use the "
