@@ -405,7 +405,11 @@ Verdict check_case(const Description& ref, ParseFn parser, const Case& c, unsign
     };
     const uint8_t* s = c.stream.data();
     bool per_message = c.caps.max_msgs <= 1;
+    // The most one parser call may return: a batch (the first message always, more up
+    // to batch_max_bytes), or the stream's first message up to its own limit.
     uint64_t largest_batch = std::max<uint64_t>(ref.max_message, c.caps.max_bytes);
+    if (ref.first) largest_batch = std::max<uint64_t>(largest_batch, ref.first->length ? ref.first->max_message
+                                                                                      : ref.first->preface.size());
 
     // The kernel side: strparser's __strp_recv over one skb per chunk.
     Outcome k;
@@ -470,7 +474,7 @@ Verdict check_case(const Description& ref, ParseFn parser, const Case& c, unsign
                     break;
                 }
                 if (static_cast<uint64_t>(r) > largest_batch)
-                    fail("EMSGSIZE", fmt("parser returned %lld, above max(max_message, batch_max_bytes) = %llu: "
+                    fail("EMSGSIZE", fmt("parser returned %lld, above max(max_message, first message limit, batch_max_bytes) = %llu: "
                                          "strparser fails with EMSGSIZE once that exceeds the receive buffer",
                                          ll(r), ull(largest_batch)));
                 if (static_cast<uint64_t>(r) <= held_before) {
@@ -724,7 +728,57 @@ namespace {
 std::string random_description_once(std::mt19937_64& rng, const std::string& name, const GenLimits& limits) {
     std::ostringstream o;
     o << "name = \"" << name << "\"\n";
-    if (chance(rng, 50)) {
+    bool length = chance(rng, 50);
+    std::string extra;  // tables after the framing table: [[magic]], [trailer], [preface], [first_length]
+    if (chance(rng, 12)) {
+        // The stream's first message: a fixed preface, or a length rule of its own.
+        if (chance(rng, 55)) {
+            std::string pre;
+            for (uint64_t n = uni(rng, 1, 24); n; n--) pre += static_cast<char>(chance(rng, 70) ? uni(rng, 0x20, 0x7e) : uni(rng, 0, 255));
+            extra += "\n[preface]\nhex = \"" + to_hex({reinterpret_cast<const uint8_t*>(pre.data()), pre.size()}) + "\"\n";
+        } else {
+            uint64_t w = std::vector<uint64_t>{1, 2, 4}[uni(rng, 0, 2)];
+            extra += "\n[first_length]\nwidth = " + std::to_string(w) + "\n";
+            if (chance(rng, 50)) extra += "offset = " + std::to_string(uni(rng, 0, 4)) + "\n";
+            if (chance(rng, 50)) extra += "header = 0\n";
+            extra += "max_message = " + std::to_string(uni(rng, 8, 600)) + "\n";
+        }
+    }
+    if (length && chance(rng, 40)) {
+        // The variable-length encodings of the description language v2.
+        static const char* const encodings[] = {"leb128", "mqtt", "ber", "ascii-decimal", "ascii-hex"};
+        static const uint64_t max_width[] = {10, 4, 9, 18, 15};
+        size_t e = uni(rng, 0, 4);
+        bool ascii = e >= 3;
+        uint64_t offset = chance(rng, 50) ? 0 : uni(rng, 1, 8);
+        uint64_t width = chance(rng, 50) ? 0 : uni(rng, 1, max_width[e]);
+        uint64_t digits = ascii && chance(rng, 50) ? uni(rng, 1, std::min<uint64_t>(max_width[e], 6)) : 0;
+        uint64_t fe = offset + (ascii ? (digits ? digits : 2) : 1);
+        o << "max_message = " << pick_max(rng, fe + 16, std::max(fe + 16, limits.max_message_cap)) << "\n\n[length]\n";
+        o << "encoding = \"" << encodings[e] << "\"\n";
+        if (offset || chance(rng, 30)) o << "offset = " << offset << "\n";
+        if (digits) {
+            o << "digits = " << digits << "\n";
+        } else {
+            if (width) o << "width = " << width << "\n";
+            if (ascii) {
+                static const char terminators[] = {':', ' ', '\n', ',', 'x', '\r'};
+                o << "terminator = " << toml_basic_string(std::string(1, terminators[uni(rng, 0, 5)])) << "\n";
+            }
+        }
+        if (chance(rng, 40)) o << "adjust = " << static_cast<int64_t>(uni(rng, 0, 80)) - 40 << "\n";
+        if (chance(rng, 15)) o << "scale = " << std::vector<uint64_t>{2, 4, 8, 3}[uni(rng, 0, 3)] << "\n";
+        if (chance(rng, 25)) o << "min_message = " << uni(rng, 0, fe + 20) << "\n";
+        if (chance(rng, 10)) o << "special_values = [" << uni(rng, 0, 3) << "]\nspecial_total = " << fe + uni(rng, 0, 8) << "\n";
+        if (chance(rng, 15)) {
+            uint64_t n = uni(rng, 1, 4);
+            std::string t;
+            for (uint64_t i = 0; i < n; i++) t += static_cast<char>(uni(rng, 0, 255));
+            extra += "\n[trailer]\nhex = \"" + to_hex({reinterpret_cast<const uint8_t*>(t.data()), t.size()}) + "\"\n";
+        }
+        return o.str() + extra;
+    }
+    if (length) {
         // length framing
         static const uint32_t widths[] = {1, 2, 3, 4, 8};
         uint32_t width = widths[uni(rng, 0, 4)];
@@ -762,6 +816,19 @@ std::string random_description_once(std::mt19937_64& rng, const std::string& nam
         }
         if (chance(rng, 30)) o << "shift = " << uni(rng, 0, bits - 1) << "\n";
         if (chance(rng, 30)) o << "min_message = " << uni(rng, 0, std::min<uint64_t>(max, fe + 100)) << "\n";
+        if (chance(rng, 15)) {  // constant bytes inside the head, checked with the length
+            uint64_t at = uni(rng, 0, fe - 1), n = uni(rng, 1, std::min<uint64_t>(4, fe - at));
+            std::string m;
+            for (uint64_t i = 0; i < n; i++) m += static_cast<char>(uni(rng, 0, 255));
+            extra += "\n[[magic]]\noffset = " + std::to_string(at) + "\nhex = \"" +
+                     to_hex({reinterpret_cast<const uint8_t*>(m.data()), m.size()}) + "\"\n";
+        }
+        if (chance(rng, 10)) {
+            uint64_t n = uni(rng, 1, 4);
+            std::string t;
+            for (uint64_t i = 0; i < n; i++) t += static_cast<char>(uni(rng, 0, 255));
+            extra += "\n[trailer]\nhex = \"" + to_hex({reinterpret_cast<const uint8_t*>(t.data()), t.size()}) + "\"\n";
+        }
     } else {
         // delimiter framing: small alphabets make repeated and self-overlapping delimiters
         size_t len;
@@ -789,7 +856,7 @@ std::string random_description_once(std::mt19937_64& rng, const std::string& nam
         if (text_ok && chance(rng, 50)) o << "text = " << toml_basic_string(bytes) << "\n";
         else o << "hex = \"" << to_hex({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}) << "\"\n";
     }
-    return o.str();
+    return o.str() + extra;
 }
 
 }  // namespace
@@ -884,6 +951,10 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
     if (chance(rng, 4)) return random_bytes(rng, uni(rng, 0, std::min<size_t>(max_bytes, 200)));  // pure garbage
     size_t budget = uni(rng, 0, max_bytes);
     size_t segments = uni(rng, 0, 14);
+    if (d.first && chance(rng, 85)) {  // the stream's first message: mostly valid, sometimes one byte off
+        s = build_first_message(d, uni(rng, 1, 300), rng);
+        if (!s.empty() && chance(rng, 15)) s[uni(rng, 0, s.size() - 1)] ^= static_cast<uint8_t>(uni(rng, 1, 255));
+    }
     for (size_t i = 0; i < segments && s.size() < budget; i++) {
         size_t room = budget - s.size();
         unsigned kind = static_cast<unsigned>(uni(rng, 0, 99));
@@ -891,21 +962,47 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
         if (d.is_length()) {
             const LengthField& f = d.length();
             uint64_t fe = f.field_end();
-            uint64_t maxv = f.mask >> f.shift;
-            if (kind < 70) {
+            uint64_t maxv = f.fixed_width() ? f.mask >> f.shift : ~0ULL >> 8;
+            // A message head whose length field holds `value` (then `tail` random bytes),
+            // with the description's magic bytes in place most of the time.
+            auto head_with = [&](uint64_t value, size_t tail) {
+                std::vector<uint8_t> m;
+                if (f.fixed_width()) {
+                    m = random_bytes(rng, fe + tail);
+                    put_field(f, m.data(), std::min(value, maxv));
+                } else if (auto field = encode_length_field(f, value)) {
+                    m = random_bytes(rng, f.offset);
+                    m.insert(m.end(), field->begin(), field->end());
+                    append(m, random_bytes(rng, tail));
+                } else {
+                    m = random_bytes(rng, fe + tail);
+                }
+                for (const Magic& mg : d.magic)
+                    if (chance(rng, 85) && mg.offset + mg.bytes.size() <= m.size())
+                        std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+                return m;
+            };
+            uint64_t above = (d.max_message >= f.header ? (d.max_message - f.header) / f.scale : 0) + 1;
+            if (!f.fixed_width()) above = d.max_message / f.scale + 1;
+            if (kind < 60) {
                 if (!valid_message(d, rng, room, m)) m = random_bytes(rng, uni(rng, 0, std::min<size_t>(room, 20)));
-            } else if (kind < 80) {  // too long: total just above max_message, or far above
-                m = random_bytes(rng, fe + uni(rng, 0, 40));
-                uint64_t v = (d.max_message >= f.header ? (d.max_message - f.header) / f.scale + 1 : 0) +
-                             (chance(rng, 50) ? 0 : uni(rng, 0, 1000));
+            } else if (kind < 68) {  // too long: total just above max_message, or far above
+                uint64_t v = above + (chance(rng, 50) ? 0 : uni(rng, 0, 1000));
                 if (chance(rng, 30)) v = maxv;
-                put_field(f, m.data(), std::min(v, maxv));
-            } else if (kind < 88) {  // too short
-                m = random_bytes(rng, fe + uni(rng, 0, 8));
+                m = head_with(v, uni(rng, 0, 40));
+            } else if (kind < 75) {  // too short
                 uint64_t emin = f.effective_min();
-                uint64_t v = f.header < emin ? uni(rng, 0, (emin - f.header - 1) / f.scale) : uni(rng, 0, 3);
-                put_field(f, m.data(), std::min(v, maxv));
-            } else if (kind < 93) {  // a header with a random field
+                uint64_t v = f.fixed_width() && f.header < emin ? uni(rng, 0, (emin - f.header - 1) / f.scale) : uni(rng, 0, 3);
+                m = head_with(v, uni(rng, 0, 8));
+            } else if (kind < 81) {  // a valid message with one head byte changed: magic, field digits, ...
+                if (valid_message(d, rng, room, m) && !m.empty())
+                    m[uni(rng, 0, std::min<uint64_t>(m.size(), fe + 2) - 1)] ^= static_cast<uint8_t>(uni(rng, 1, 255));
+            } else if (kind < 85) {  // a valid message with its last byte changed (the trailer)
+                if (valid_message(d, rng, room, m) && !m.empty()) m.back() ^= static_cast<uint8_t>(uni(rng, 1, 255));
+            } else if (kind < 88 && !f.special_values.empty()) {  // a special value: a fixed-size message
+                m = head_with(f.special_values[uni(rng, 0, f.special_values.size() - 1)], 0);
+                if (m.size() < f.special_total) append(m, random_bytes(rng, f.special_total - m.size()));
+            } else if (kind < 94) {  // a header with a random field
                 m = random_bytes(rng, fe + uni(rng, 0, 16));
             } else {
                 m = random_bytes(rng, uni(rng, 0, std::min<size_t>(room, 64)));
@@ -942,6 +1039,31 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
     if (s.size() > max_bytes) s.resize(max_bytes);
     if (!s.empty() && chance(rng, 25)) s.resize(uni(rng, 0, s.size()));  // cut anywhere: truncated tails
     return s;
+}
+
+std::vector<std::string> description_features(const Description& d) {
+    std::vector<std::string> out;
+    if (d.is_length()) {
+        const LengthField& f = d.length();
+        switch (f.encoding) {
+        case LengthEncoding::uint: out.push_back("uint" + std::to_string(f.width)); break;
+        case LengthEncoding::leb128: out.push_back(f.width <= 4 ? "leb128/mqtt" : "leb128"); break;
+        case LengthEncoding::ber: out.push_back("ber"); break;
+        case LengthEncoding::ascii_decimal: out.push_back(f.digits ? "ascii-decimal/digits" : "ascii-decimal/terminator"); break;
+        case LengthEncoding::ascii_hex: out.push_back(f.digits ? "ascii-hex/digits" : "ascii-hex/terminator"); break;
+        }
+        if (f.has_mask || f.shift) out.push_back("mask/shift");
+        if (f.scale != 1) out.push_back("scale");
+        if (f.adjust) out.push_back("adjust");
+        if (!f.special_values.empty()) out.push_back("special_values");
+        if (!d.magic.empty()) out.push_back("magic");
+        if (!d.trailer.empty()) out.push_back("trailer");
+    } else {
+        size_t n = d.delimiter().bytes.size();
+        out.push_back(n == 1 ? "delimiter/1" : n <= 4 ? "delimiter/2-4" : "delimiter/5-16");
+    }
+    if (d.first) out.push_back(d.first->length ? "first_length" : "preface");
+    return out;
 }
 
 std::vector<size_t> random_chunks(size_t size, std::mt19937_64& rng) {

@@ -130,6 +130,10 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
 std::vector<size_t> random_chunks(size_t size, std::mt19937_64& rng);
 Caps random_caps(std::mt19937_64& rng, bool per_message);
 
+// Short names of the framing features `d` uses ("uint", "leb128", "delimiter",
+// "magic", "trailer", "preface", "first_length", "mask", "scale", "special"), for run summaries.
+std::vector<std::string> description_features(const Description& d);
+
 std::string to_hex(std::span<const uint8_t> bytes);
 std::vector<uint8_t> from_hex(const std::string& hex);
 

@@ -164,6 +164,7 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
     std::map<std::string, uint64_t> by_category;
     double compile_ms = 0;
     std::map<unsigned, uint64_t> tolerated;
+    std::map<std::string, uint64_t> features;  // descriptions per framing feature
     const size_t group = 64;  // descriptions compiled and loaded together
     for (size_t g = 0; g < tomls.size(); g += group) {
         size_t end = std::min(tomls.size(), g + group);
@@ -177,6 +178,7 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
         compile_ms += parsers.compile_ms();
         for (size_t i = 0; i < descs.size(); i++) {
             const Description& d = descs[i];
+            for (const auto& f : description_features(d)) features[f]++;
             uint64_t want = total / tomls.size() + (g + i < total % tomls.size() ? 1 : 0);
             for (uint64_t k = 0; k < want; k++) {
                 bool per_message = k % 2 == 0;
@@ -224,6 +226,9 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
                 (unsigned long long)(cases - per_message_cases), tomls.size(), examples.size(),
                 (unsigned long long)messages, (unsigned long long)calls, (unsigned long long)seed, secs,
                 compile_ms / 1000, (unsigned long long)mismatches);
+    std::printf("  descriptions by feature:");
+    for (auto& [f, n] : features) std::printf(" %s=%llu", f.c_str(), (unsigned long long)n);
+    std::printf("\n");
     for (auto& [bit, n] : tolerated)
         std::printf("  known bug %s: symptom tolerated in %llu cases (SOCKFRAME_DIFF_STRICT=1 to fail on it)\n",
                     known_bug_name(bit), (unsigned long long)n);
