@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bpf_codegen.hpp"
 #include "description.hpp"
@@ -56,13 +57,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (close == std::string::npos) broken("unterminated comment in generated C", text);
         open = c.find("/*", close + 2);
     }
-    // The smallest message the builder makes frames as exactly that one message.
+    // The smallest message the builder makes frames as exactly that one message
+    // (after the description's first message, if it has one).
     uint64_t small = smallest_message(d);
     if (small && small <= 4096 && small <= largest_message(d)) {
         std::mt19937_64 rng(size);
         if (auto m = build_message(d, small, rng)) {
+            std::vector<uint8_t> first = build_first_message(d, 16, rng);
+            if (d.first && first.empty()) broken("no first message built for a description that has one", text);
             UserspaceFramer f(d);
+            f.feed(first);
             f.feed(*m);
+            if (!first.empty()) {
+                auto r0 = f.next();
+                if (r0.status != UserspaceFramer::Status::message || r0.message.bytes.size() != first.size())
+                    broken("the framer does not frame the builder's first message as one message", text);
+            }
             auto r = f.next();
             if (r.status != UserspaceFramer::Status::message || r.message.bytes.size() != m->size())
                 broken("the framer does not frame the builder's smallest message as one message", text);

@@ -2,6 +2,7 @@
 // descriptions, the batch caps, the chunking and the stream; the host-compiled
 // generated parser (built once at start-up) runs under the strparser model and
 // must agree with the userspace framer (tests/differential/diff_lib.hpp).
+// Descriptions 10-14 use the description language v2 features.
 // A mismatch prints a pasteable reproduction and aborts.
 //
 // Input layout: [0] description, [1] mode and batch_max_msgs, [2] batch_max_bytes,
@@ -35,6 +36,15 @@ const char* const kDescriptions[] = {
     "name = \"d-nl\"\nmax_message = 20\n[delimiter]\ntext = \"\\n\"\n",
     "name = \"d-long\"\nmax_message = 300\n[delimiter]\nhex = \"00ff00ff00ff\"\n",
     "name = \"d-16\"\nmax_message = 100\n[delimiter]\ntext = \"abababababababab\"\n",
+    // The description language v2: variable-length fields, magic, trailers, first messages.
+    "name = \"v-netstring\"\nmax_message = 300\n[length]\nencoding = \"ascii-decimal\"\nterminator = \":\"\n"
+    "width = 4\nadjust = 1\n[trailer]\ntext = \",\"\n",
+    "name = \"v-pkt\"\nmax_message = 400\n[length]\nencoding = \"ascii-hex\"\ndigits = 4\nadjust = -4\n"
+    "special_values = [0, 1]\nspecial_total = 4\n",
+    "name = \"v-leb\"\nmax_message = 1000\n[length]\nencoding = \"leb128\"\noffset = 1\n[preface]\ntext = \"HELLO\\r\\n\"\n",
+    "name = \"v-ber\"\nmax_message = 2000\n[length]\nencoding = \"ber\"\noffset = 1\n[[magic]]\noffset = 0\nhex = \"30\"\n",
+    "name = \"v-first\"\nmax_message = 200\n[delimiter]\ntext = \"\\r\\n\"\n[first_length]\nwidth = 2\nheader = 0\n"
+    "min_message = 4\nmax_message = 100\n",
 };
 constexpr size_t kCount = sizeof kDescriptions / sizeof kDescriptions[0];
 
