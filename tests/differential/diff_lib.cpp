@@ -364,37 +364,7 @@ using ll = long long;
 
 }  // namespace
 
-unsigned default_tolerance() {
-    return env_u64("SOCKFRAME_DIFF_STRICT", 0) ? 0 : kK2DelimiterBatchShort | kK3DelimiterMaxMsgs;
-}
-
-const char* known_bug_name(unsigned bit) {
-    switch (bit) {
-    case kK2DelimiterBatchShort: return "K2 delimiter batch ends early (bpf_loop step bound)";
-    case kK3DelimiterMaxMsgs: return "K3 delimiter batch ignores batch_max_msgs";
-    }
-    return "?";
-}
-
-namespace {
-
-// A known bug explains this parser answer: returns its bit, or 0.
-unsigned known_call_bug(const Description& ref, const Case& c, long r, const CallExpect& want,
-                        unsigned tolerate) {
-    // K2/K3: a delimiter batch of k whole messages, k != what the caps allow.
-    if (ref.is_length() || c.caps.max_msgs <= 1 || r <= 0 || want.ret <= 0) return 0;
-    uint64_t sum = 0;
-    size_t k = 0;
-    while (k < want.lengths.size() && sum < static_cast<uint64_t>(r)) sum += want.lengths[k++];
-    if (sum != static_cast<uint64_t>(r) || k == 0 || (k > 1 && sum > c.caps.max_bytes)) return 0;
-    if (k < want.batch_msgs) return tolerate & kK2DelimiterBatchShort;
-    if (k > want.batch_msgs && k > std::clamp<uint32_t>(c.caps.max_msgs, 1, kBatchHardMax)) return tolerate & kK3DelimiterMaxMsgs;
-    return 0;
-}
-
-}  // namespace
-
-Verdict check_case(const Description& ref, ParseFn parser, const Case& c, unsigned tolerate) {
+Verdict check_case(const Description& ref, ParseFn parser, const Case& c) {
     Verdict v;
     auto fail = [&](const std::string& category, const std::string& problem) {
         if (v.ok) {
@@ -448,9 +418,7 @@ Verdict check_case(const Description& ref, ParseFn parser, const Case& c, unsign
                                                              {s + msg_start, c1 - msg_start}, c.caps, first,
                                                              first || has_trailer)
                                              : CallExpect{r, st.error, st.error_value, 0, {}};
-                unsigned known = r != want.ret ? known_call_bug(ref, c, r, want, tolerate) : 0;
-                v.tolerated |= known;
-                if (r != want.ret && !known)
+                if (r != want.ret)
                     fail("per-call", fmt("parser call %llu for the message at offset %llu with %llu bytes available "
                                          "returned %lld, the framer says %lld",
                                          ull(v.parser_calls), ull(msg_start), ull(c1 - msg_start), ll(r), ll(want.ret)) +
@@ -458,7 +426,7 @@ Verdict check_case(const Description& ref, ParseFn parser, const Case& c, unsign
                                                           : std::string()));
                 if (r < 0) {
                     if (r != -kEBadMsg) fail("per-call", fmt("parser returned %lld, not -EBADMSG", ll(r)));
-                    if (!known && (st.error != want.error || (want.error && st.error_value != want.error_value)))
+                    if (st.error != want.error || (want.error && st.error_value != want.error_value))
                         fail("per-call", fmt("parser recorded error %lld value %llu, the framer says error %lld value %llu",
                                              ll(st.error), ull(st.error_value), ll(want.error), ull(want.error_value)));
                     k.end = End::error;
@@ -585,13 +553,13 @@ Case without_range(const Case& c, size_t pos, size_t len) {
 
 }  // namespace
 
-Case shrink(const Description& ref, ParseFn parser, Case c, unsigned tolerate, size_t max_checks) {
-    Verdict v0 = check_case(ref, parser, c, tolerate);
+Case shrink(const Description& ref, ParseFn parser, Case c, size_t max_checks) {
+    Verdict v0 = check_case(ref, parser, c);
     if (v0.ok) return c;
     size_t checks = 0;
     auto still = [&](const Case& t) {
         checks++;
-        Verdict v = check_case(ref, parser, t, tolerate);
+        Verdict v = check_case(ref, parser, t);
         return !v.ok && v.category == v0.category;
     };
     // Whole messages first (as the framer sees them), from the back.

@@ -74,20 +74,8 @@ struct Case {
     Caps caps;
 };
 
-// Known bugs whose symptoms check_case() can tolerate (counted, never silent) so
-// that the random suite stays useful until they are fixed. docs/differential.md
-// describes each; the regression file pins each with a strict case.
-enum KnownBug : unsigned {
-    kK2DelimiterBatchShort = 1,  // delimiter batch ends early: bpf_loop step bound too small
-    kK3DelimiterMaxMsgs = 2,     // delimiter batch ignores batch_max_msgs > 1
-};
-// The bugs tolerated by default: all of the above, none with SOCKFRAME_DIFF_STRICT=1.
-unsigned default_tolerance();
-const char* known_bug_name(unsigned bit);
-
 struct Verdict {
     bool ok = true;
-    unsigned tolerated = 0;  // KnownBug bits whose symptom appeared (and was let through)
     std::string category;  // short class of the mismatch ("per-call", "EPROTO", "messages", ...)
     std::string problem;   // what differs, in words
     uint64_t parser_calls = 0;
@@ -105,12 +93,11 @@ struct Verdict {
 //    mode), the same error at the same stream offset, the same truncated tail.
 // `reference` is normally the description the parser was generated from; the
 // mutation test passes a different one on purpose.
-Verdict check_case(const Description& reference, ParseFn parser, const Case& c, unsigned tolerate = default_tolerance());
+Verdict check_case(const Description& reference, ParseFn parser, const Case& c);
 
 // Tries to make a failing case smaller (fewer bytes, fewer chunks, default caps)
 // while it keeps failing with the same category. Bounded work.
-Case shrink(const Description& reference, ParseFn parser, Case c, unsigned tolerate = default_tolerance(),
-           size_t max_checks = 4000);
+Case shrink(const Description& reference, ParseFn parser, Case c, size_t max_checks = 4000);
 
 // A pasteable regression entry (see regressions.inc) plus the problem as a comment.
 std::string format_repro(const std::string& name, const std::string& toml, const Case& c, const Verdict& v);

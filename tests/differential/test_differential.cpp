@@ -39,8 +39,7 @@ const Regression kRegressions[] = {
 };
 
 // Runs regression entries; returns the number that fail (and prints them).
-// `tolerate`: known-bug symptoms let through (0 = strict).
-size_t run_regressions(const Regression* begin, const Regression* end, unsigned tolerate = default_tolerance()) {
+size_t run_regressions(const Regression* begin, const Regression* end) {
     std::vector<Description> descs;
     std::vector<std::string> sources;
     for (const Regression* r = begin; r != end; r++) {
@@ -55,7 +54,7 @@ size_t run_regressions(const Regression* begin, const Regression* end, unsigned 
         size_t sum = 0;
         for (size_t n : c.chunks) sum += n;
         REQUIRE_MESSAGE(sum == c.stream.size(), r.name << ": chunk sizes do not add up to the stream");
-        Verdict v = check_case(descs[i], parsers.parser(i), c, tolerate);
+        Verdict v = check_case(descs[i], parsers.parser(i), c);
         if (!v.ok) {
             failed++;
             std::printf("regression %s fails:\n%s\n", r.name, format_repro(r.name, r.toml, c, v).c_str());
@@ -76,8 +75,8 @@ TEST_CASE("regressions: pinned cases keep passing") {
     run_regressions(std::begin(kRegressions), std::end(kRegressions));
 }
 
-// Known bugs, each pinned by strict cases (no tolerance). Un-mark may_fail on a
-// test once its bug is fixed (docs/differential.md). K1 and K4 are fixed.
+// Cases of the bugs this suite found (docs/differential.md, "Bugs found"), all
+// fixed now; they stay as regressions.
 const Regression kKnownBugK2[] = {
     // 5 one-byte lines in one skb, cap 256: the scan's bpf_loop bound
     // ((avail - pos) / 64 * 2 + 4 = 4 steps) ends the batch after 4 lines.
@@ -109,15 +108,17 @@ const Regression kKnownBugK4[] = {
      "000000000000000000000000000000000000", {18}, 256, 65536},
 };
 
-TEST_CASE("known bug K2: a delimiter batch holds every whole line up to the caps" * doctest::may_fail()) {
-    CHECK(run_regressions(std::begin(kKnownBugK2), std::end(kKnownBugK2), 0) == 0);
+// Was known bug K2 (fixed in 46caaf7: a scan step per chunk plus one per message).
+TEST_CASE("K2: a delimiter batch holds every whole line up to the caps") {
+    CHECK(run_regressions(std::begin(kKnownBugK2), std::end(kKnownBugK2)) == 0);
 }
-TEST_CASE("known bug K3: a delimiter batch holds at most batch_max_msgs lines" * doctest::may_fail()) {
-    CHECK(run_regressions(std::begin(kKnownBugK3), std::end(kKnownBugK3), 0) == 0);
+// Was known bug K3 (fixed in 46caaf7: the scan counts messages against batch_max_msgs).
+TEST_CASE("K3: a delimiter batch holds at most batch_max_msgs lines") {
+    CHECK(run_regressions(std::begin(kKnownBugK3), std::end(kKnownBugK3)) == 0);
 }
 // Was known bug K4 (fixed in d8ad906: the framer tests the error kind, not its value).
 TEST_CASE("K4: the framer reports too_short for a length field giving 0") {
-    CHECK(run_regressions(std::begin(kKnownBugK4), std::end(kKnownBugK4), 0) == 0);
+    CHECK(run_regressions(std::begin(kKnownBugK4), std::end(kKnownBugK4)) == 0);
 }
 
 // Was known bug K1 (fixed in d8ad906: sf_total moved into the prelude).
@@ -163,7 +164,6 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
     std::set<std::string> reported;
     std::map<std::string, uint64_t> by_category;
     double compile_ms = 0;
-    std::map<unsigned, uint64_t> tolerated;
     std::map<std::string, uint64_t> features;  // descriptions per framing feature
     const size_t group = 64;  // descriptions compiled and loaded together
     for (size_t g = 0; g < tomls.size(); g += group) {
@@ -199,8 +199,6 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
                 c.caps = random_caps(rng, per_message);
                 Verdict v = check_case(d, parsers.parser(i), c);
                 cases++;
-                for (unsigned bit = 1; bit <= kK3DelimiterMaxMsgs; bit <<= 1)
-                    if (v.tolerated & bit) tolerated[bit]++;
                 per_message_cases += per_message;
                 messages += v.messages;
                 calls += v.parser_calls;
@@ -229,9 +227,6 @@ TEST_CASE("random descriptions x streams x chunkings: host-compiled parser == us
     std::printf("  descriptions by feature:");
     for (auto& [f, n] : features) std::printf(" %s=%llu", f.c_str(), (unsigned long long)n);
     std::printf("\n");
-    for (auto& [bit, n] : tolerated)
-        std::printf("  known bug %s: symptom tolerated in %llu cases (SOCKFRAME_DIFF_STRICT=1 to fail on it)\n",
-                    known_bug_name(bit), (unsigned long long)n);
     for (auto& [cat, n] : by_category) std::printf("  %s: %llu\n", cat.c_str(), (unsigned long long)n);
     CHECK(mismatches == 0);
 }

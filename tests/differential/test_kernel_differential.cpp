@@ -9,8 +9,8 @@
 //   SOCKFRAME_KDIFF_DESCRIPTIONS  random descriptions (default max(8, CASES / 25))
 //   SOCKFRAME_KDIFF_SEED          seed (default 1)
 //   SOCKFRAME_KDIFF_TIMEOUT       hard limit for the whole run in seconds (default 240)
-//   SOCKFRAME_KDIFF_PRESEND=1     also send the first chunk before adopt() in one stream of
-//                                 five (off by default while known bug K5 is open)
+//   SOCKFRAME_KDIFF_PRESEND=0     never send the first chunk before adopt() (default: one
+//                                 stream in five has data queued before the socket joins the map)
 //
 // Exit code 77 (meson: SKIP) with "SKIPPED: <reason>" without CAP_BPF/CAP_NET_ADMIN.
 // Fails if the kernel log gains BUG/WARNING/"seq # bug" lines during the run.
@@ -235,9 +235,8 @@ std::string compare(const Result& k, const Result& u) {
     return "";
 }
 
-// Data queued before adopt(): -1 (one stream in five) with SOCKFRAME_KDIFF_PRESEND=1,
-// else never: that path hits known bug K5 under load (see the K5 test below).
-int presend_mode() { return env_u64("SOCKFRAME_KDIFF_PRESEND", 0) ? -1 : 0; }
+// Data queued before adopt(): one stream in five (-1), or never with SOCKFRAME_KDIFF_PRESEND=0.
+int presend_mode() { return env_u64("SOCKFRAME_KDIFF_PRESEND", 1) ? -1 : 0; }
 
 // Busy threads for the duration of a scope: the kstrp workqueue then runs late,
 // as on a loaded machine.
@@ -303,14 +302,12 @@ int replay_in_kernel(const Regression& r, Receiver& receiver, const Listener& li
 
 }  // namespace
 
-// Known bug K5 (docs/differential.md): after the peer closes,
-// KernelConnection::settle() waits for strparser with SIOCINQ, which for a
+// Was known bug K5 (fixed in 46caaf7): after the peer closed,
+// KernelConnection::settle() waited for strparser with SIOCINQ, which for a
 // socket in a sockmap reports the psock's ingress queue (0 here), not the TCP
-// queue; when the kstrp workqueue is late (CPU load; data queued before adopt()),
-// the last whole messages are reported as a truncated tail. Un-mark may_fail
-// once settle() waits on something that sees strparser's progress.
-TEST_CASE("known bug K5: a close right after the last message is not reported as truncation under load" *
-          doctest::may_fail()) {
+// queue; when the kstrp workqueue ran late (CPU load; data queued before
+// adopt()), the last whole messages were reported as a truncated tail.
+TEST_CASE("K5: a close right after the last message is not reported as truncation under load") {
     Listener listener;
     std::mt19937_64 rng(5);
     const int rounds = static_cast<int>(env_u64("SOCKFRAME_KDIFF_K5_ROUNDS", 100));
@@ -329,12 +326,11 @@ TEST_CASE("known bug K5: a close right after the last message is not reported as
     }
 }
 
-// Known bug K6 (docs/differential.md): the kernel receiver sizes the socket's
+// Was known bug K6 (fixed in 46caaf7): the kernel receiver sized the socket's
 // receive buffer from max_message and batch_max_bytes only; a [first_length]
 // message may be larger (its own max_message), and strparser refuses any message
-// above sk_rcvbuf with EMSGSIZE. Un-mark may_fail once receive_buffer_needed()
-// also counts the first message's limit.
-TEST_CASE("known bug K6: a first_length message above max_message is framed by the kernel" * doctest::may_fail()) {
+// above sk_rcvbuf with EMSGSIZE.
+TEST_CASE("K6: a first_length message above max_message is framed by the kernel") {
     Listener listener;
     std::mt19937_64 rng(6);
     const char* toml =
