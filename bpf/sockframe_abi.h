@@ -35,6 +35,8 @@ struct sf_conn {
 	__u32 scan_pos;    /* delimiter scan: bytes of the current message already scanned */
 	__s32 error;       /* SF_ERR_*, set once; parsing stops after it */
 	__u32 phase;       /* 0: the first message (preface / first_length) is pending */
+	__u32 held;        /* 1: strparser holds bytes of an incomplete message (not forwarded) */
+	__u32 handed_off;  /* SF_HANDOFF_*: the parser stopped so the core frames in userspace */
 	__u32 pad;
 	/* Parser-private working state of one call. It lives in the map value, not on
 	 * the stack, because the verifier tracks stack values exactly and a scan loop
@@ -48,9 +50,23 @@ struct sf_conn {
 	} scratch;
 };
 
+/*
+ * Hand-off to userspace framing. The parser stops by returning -SF_EHANDOFF at a
+ * call where strparser holds nothing unforwarded: strparser then leaves that
+ * call's bytes, and all later ones, in the socket's TCP receive queue (TCP flow
+ * control applies again), and sets SO_ERROR = SF_EHANDOFF on it. The core reads
+ * the delivery socket up to `forwarded`, removes the socket from the sockmap and
+ * reads it directly from there: no byte lost or duplicated.
+ */
+#define SF_EHANDOFF 86          /* ESTRPIPE */
+#define SF_HANDOFF_BACKLOG 1    /* forwarded - consumed exceeded sf_in_flight_max */
+#define SF_HANDOFF_REQUESTED 2  /* the core asked (sf_handoff entry), e.g. a stalled socket */
+
 #define SF_MAP_SOCKETS "sf_sockets" /* SOCKHASH cookie -> app socket; parser + verdict */
 #define SF_MAP_TARGETS "sf_targets" /* SOCKHASH cookie -> delivery socket; no programs */
 #define SF_MAP_CONNS "sf_conns"     /* HASH cookie -> struct sf_conn */
+#define SF_MAP_CONSUMED "sf_consumed" /* HASH cookie -> __u64 bytes the core has read (written by the core) */
+#define SF_MAP_HANDOFF "sf_handoff"   /* HASH cookie -> __u32 1 = hand off at the next chance (written by the core) */
 #define SF_PROG_PARSER "sf_parser"
 #define SF_PROG_VERDICT "sf_verdict"
 

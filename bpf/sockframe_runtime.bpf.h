@@ -35,6 +35,9 @@
 
 SF_CONFIG __u32 sf_batch_max_msgs = 256;
 SF_CONFIG __u32 sf_batch_max_bytes = 65536;
+/* How far the kernel may run ahead of the application (bytes forwarded but not yet
+ * read by the core) before the connection is handed to userspace framing; 0 = no limit. */
+SF_CONFIG __u64 sf_in_flight_max = 0;
 
 #ifdef SF_HAS_FIRST
 /* The first message of the stream (preface or first_length) travels alone. */
@@ -165,7 +168,8 @@ static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct 
 
 /* Scan state (in st->scratch): pos = next position where a delimiter may start;
  * msg_start = start of the message being scanned = end of the whole ones;
- * found = whole messages found (capped by sf_batch_max_msgs and sf_batch_max_bytes). */
+ * found = whole messages found, capped by single (sf_batch_max_msgs clamped to
+ * [1, SF_BATCH_HARD_MAX]) and by sf_batch_max_bytes. */
 
 /* One step: find the first delimiter in the next window, or move one chunk on.
  * The inner loop only looks for the delimiter, which keeps verification cheap. */
@@ -218,15 +222,22 @@ static long sf_scan_step(__u32 i, void *data)
 	s->msg_start = end;
 	s->pos = end;
 	/* message cap; the counter lives in map memory, so the verifier does not unroll it */
-	return s->found >= sf_batch_max_msgs ? 1 : 0;
+	return s->found >= s->single ? 1 : 0;
 }
 
 static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct sf_conn *st)
 {
 	struct sf_ctx ctx = {cur, st};
 	__u64 start = st->scan_pos, steps;
+	__u32 maxn = sf_batch_max_msgs;
 
 	SF_PARSE_FIRST(cur, avail, st);
+	/* the same bounds as length batches */
+	if (maxn > SF_BATCH_HARD_MAX)
+		maxn = SF_BATCH_HARD_MAX;
+	if (maxn < 1)
+		maxn = 1;
+	st->scratch.single = maxn;
 	st->scratch.avail = avail;
 	st->scratch.pos = 0;
 	st->scratch.msg_start = 0;
@@ -238,7 +249,7 @@ static __always_inline long sf_parse(struct sf_cursor *cur, __u64 avail, struct 
 		st->scratch.pos = start;
 	/* one step per chunk plus one per message the batch may hold */
 	steps = avail - st->scratch.pos;
-	steps = steps / SF_CHUNK + (steps < sf_batch_max_msgs ? steps : sf_batch_max_msgs) + 4;
+	steps = steps / SF_CHUNK + (steps < maxn ? steps : maxn) + 4;
 	if (steps > (1 << 23))
 		steps = 1 << 23; /* bpf_loop's limit; a later call resumes */
 	bpf_loop((__u32)steps, sf_scan_step, &ctx, 0);
@@ -295,6 +306,20 @@ struct {
 	__type(value, struct sf_conn);
 } sf_conns SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u64);
+} sf_consumed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u32);
+} sf_handoff SEC(".maps");
+
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 /*
@@ -324,13 +349,31 @@ static __always_inline struct sk_skb_cb___sf *sf_skb_cb(struct __sk_buff *skb)
 	return (struct sk_skb_cb___sf *)k->cb;
 }
 
+/* Why this connection should leave the kernel path now (SF_HANDOFF_*), or 0. */
+static __always_inline __u32 sf_handoff_reason(__u64 cookie, const struct sf_conn *st)
+{
+	__u32 *requested = bpf_map_lookup_elem(&sf_handoff, &cookie);
+	__u64 *consumed;
+
+	if (requested && *requested)
+		return SF_HANDOFF_REQUESTED;
+	if (!sf_in_flight_max)
+		return 0;
+	consumed = bpf_map_lookup_elem(&sf_consumed, &cookie);
+	if (consumed && st->forwarded > *consumed && st->forwarded - *consumed > sf_in_flight_max)
+		return SF_HANDOFF_BACKLOG;
+	return 0;
+}
+
 SEC("sk_skb/stream_parser")
 int sf_parser(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct sf_conn *st = bpf_map_lookup_elem(&sf_conns, &cookie);
 	struct sf_cursor cur = {skb, 0, 0};
-	__u32 len = skb->len;
+	__u32 len = skb->len, reason;
+	__u64 avail;
+	long ret;
 
 	if (!st)
 		return -SF_EBADMSG; /* never frame a socket the core did not register */
@@ -341,10 +384,29 @@ int sf_parser(struct __sk_buff *skb)
 		return -SF_EBADMSG;
 	if (cur.base > len)
 		return 0;
+	avail = len - cur.base;
 	/* The message starts right after what the verdict forwarded: the core uses this
 	 * to know when strparser has looked at every byte the peer sent. */
-	st->seen = st->forwarded + (len - cur.base);
-	return sf_parse(&cur, len - cur.base, st);
+	st->seen = st->forwarded + avail;
+	reason = sf_handoff_reason(cookie, st);
+	if (reason) {
+		if (!st->held) {
+			/* strparser holds nothing older than this call, and an error leaves this
+			 * call's bytes in the TCP queue: stop here, losing nothing. */
+			st->handed_off = reason;
+			return -SF_EHANDOFF;
+		}
+		if (reason == SF_HANDOFF_REQUESTED) {
+			/* Flush the incomplete message it holds (the core frames the stream
+			 * itself); the next call then starts with nothing held and stops. */
+			st->need = 0;
+			return (long)avail;
+		}
+		/* Backlog: let the message in progress complete (at most max_message). */
+	}
+	ret = sf_parse(&cur, avail, st);
+	st->held = ret == 0 || ret > (long)avail;
+	return ret;
 }
 
 /* Redirect whole messages to the connection's delivery socket (egress, never
@@ -358,6 +420,7 @@ int sf_verdict(struct __sk_buff *skb)
 	if (st) {
 		st->forwarded += (__u32)BPF_CORE_READ(sf_skb_cb(skb), strp.strp.full_len);
 		st->batches++;
+		st->held = 0; /* what follows starts a new message in strparser */
 	}
 	return bpf_sk_redirect_hash(skb, &sf_targets, &cookie, 0);
 }

@@ -59,6 +59,8 @@ public:
 
 protected:
     Connection(std::shared_ptr<const Description> d, int socket, const char* mode);
+    // A kernel-path connection that moved to userspace framing says so ("handed-off").
+    void set_mode(const char* mode) { mode_ = mode; }
 
     struct ReadResult {
         enum Kind { data, would_block, end, failed } kind;

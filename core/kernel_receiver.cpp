@@ -2,28 +2,30 @@
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <linux/sockios.h>
-#include <linux/tcp.h>
 #include <mutex>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdexcept>
-#include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <thread>
-#include <unistd.h>
 
 #include "../bpf/sockframe_abi.h"
+#include "stall_watchdog.hpp"
 
 namespace sockframe {
 namespace {
 
 // include/net/tcp_states.h (not exported next to linux/tcp.h's tcp_info)
-enum TcpState { kEstablished = 1, kTimeWait = 6, kCloseWait = 8, kLastAck = 9, kClosing = 11 };
+enum TcpState { kEstablished = 1, kCloseWait = 8 };
 
 [[noreturn]] void sys_fail(const std::string& what) {
     throw std::runtime_error(what + ": " + std::strerror(errno));
@@ -56,6 +58,7 @@ struct KernelShared {
     Fd listener;  // loopback listener that delivery pairs connect through
     sockaddr_in listener_addr{};
     std::mutex mutex;
+    std::unique_ptr<StallWatchdog> watchdog;  // null if LoadOptions::stall_timeout_ms is 0
 };
 
 // The delivery pair: the verdict redirects into A (egress); the core reads its peer B.
@@ -105,6 +108,12 @@ uint64_t largest_message_limit(const Description& d) {
     return std::max(d.max_message, first);
 }
 
+// How far the kernel may run ahead of the application: room for a few of the
+// largest messages, so a briefly busy application stays on the kernel path.
+uint64_t default_in_flight_max(const Description& d) {
+    return std::max<uint64_t>(8 << 20, 4 * largest_message_limit(d));
+}
+
 void ensure_receive_buffer(int fd, uint64_t needed) {
     int have = 0;
     socklen_t len = sizeof have;
@@ -122,39 +131,67 @@ void ensure_receive_buffer(int fd, uint64_t needed) {
 class KernelConnection final : public Connection {
 public:
     KernelConnection(std::shared_ptr<KernelShared> k, int s, Fd a, Fd b, uint64_t cookie)
-        : Connection(k->desc, s, "kernel"), k_(std::move(k)), a_(std::move(a)), b_(std::move(b)), cookie_(cookie) {
+        : Connection(k->desc, s, "kernel"),
+          k_(std::move(k)),
+          a_(std::move(a)),
+          b_(std::move(b)),
+          cookie_(cookie),
+          publish_step_(std::max<uint64_t>(k_->options.in_flight_max / 4, 1)) {
         epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
+        wake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        if (epoll_.fd < 0 || wake_.fd < 0) sys_fail("kernel connection poll set");
         epoll_event e{};
         e.events = EPOLLIN;
         e.data.fd = b_.fd;
         epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, b_.fd, &e);
-        // The app socket only signals trouble: its data never becomes readable here.
+        e.data.fd = wake_.fd;
+        epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, wake_.fd, &e);
+        // The app socket only signals trouble (or a hand-off, as an error): its data
+        // never becomes readable here while the parser runs.
         e.events = EPOLLRDHUP | EPOLLERR | EPOLLHUP;
         e.data.fd = s;
         epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, s, &e);
+        if (k_->watchdog) {
+            watched_ = std::make_shared<WatchedSocket>();
+            watched_->socket = s;
+            watched_->cookie = cookie;
+            watched_->wake_fd = wake_.fd;
+            k_->watchdog->watch(watched_);
+        }
     }
 
     ~KernelConnection() override {
+        // Before the socket closes: the watchdog must not look at a reused fd.
+        if (watched_) k_->watchdog->forget(watched_.get());
         // Parser first, so nothing more is redirected into a closing pair.
-        bpf_map_delete_elem(k_->program->sockets_map(), &cookie_);
-        bpf_map_delete_elem(k_->program->targets_map(), &cookie_);
-        bpf_map_delete_elem(k_->program->conns_map(), &cookie_);
+        const BpfParserProgram& p = *k_->program;
+        bpf_map_delete_elem(p.sockets_map(), &cookie_);
+        bpf_map_delete_elem(p.targets_map(), &cookie_);
+        bpf_map_delete_elem(p.conns_map(), &cookie_);
+        bpf_map_delete_elem(p.consumed_map(), &cookie_);
+        bpf_map_delete_elem(p.handoff_map(), &cookie_);
     }
 
     int poll_fd() const override { return epoll_.fd; }
 
 protected:
     ReadResult read_some(std::span<uint8_t> into) override {
+        if (direct_) return read_direct(into);
         for (;;) {
             ssize_t n = recv(b_.fd, into.data(), into.size(), MSG_DONTWAIT);
             if (n > 0) {
                 received_ += static_cast<uint64_t>(n);
+                // Tell the parser how far the application has read, in steps, so a
+                // slow reader makes it hand off (see sf_in_flight_max).
+                if (received_ - published_ >= publish_step_) {
+                    bpf_map_update_elem(k_->program->consumed_map(), &cookie_, &received_, BPF_ANY);
+                    published_ = received_;
+                }
                 return {ReadResult::data, static_cast<size_t>(n)};
             }
             if (n < 0 && errno == EINTR) continue;
-            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-                return fail_kernel("the delivery socket failed");
-            return settle();
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return fail_kernel("the delivery socket failed");
+            return settle(into);
         }
     }
 
@@ -166,15 +203,20 @@ private:
     }
 
     ReadResult fail_kernel(const std::string& what) {
-        FramingError e{FramingErrorKind::kernel, 0, 0, received_, what + " at stream offset " + std::to_string(received_)};
+        FramingError e{FramingErrorKind::kernel, 0, 0, received_,
+                       what + " at stream offset " + std::to_string(received_)};
         return {ReadResult::failed, 0, e};
     }
 
     // Nothing to read on B: is the stream still going, or did it stop on S?
-    ReadResult settle() {
+    ReadResult settle(std::span<uint8_t> into) {
         if (!trouble_) {
-            pollfd p{socket_, POLLRDHUP, 0};
-            if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLERR | POLLHUP))) return {ReadResult::would_block};
+            bool forced = watched_ && watched_->forced;
+            if (!forced) {
+                pollfd p{socket_, POLLRDHUP, 0};
+                if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLERR | POLLHUP)))
+                    return {ReadResult::would_block};
+            }
             trouble_ = true;
             int err = 0;
             socklen_t len = sizeof err;
@@ -182,11 +224,12 @@ private:
             socket_error_ = err;
             // Stop level-triggered hang-up events from spinning the caller while B drains.
             epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, socket_, nullptr);
-            wait_framing_settled();
+            if (!forced && err != SF_EHANDOFF) wait_framing_settled();
         }
         sf_conn st = state();
         if (received_ < st.forwarded) return {ReadResult::would_block};  // still crossing the pair
         if (received_ > st.forwarded) return fail_kernel("delivery socket carried more than was framed");
+        if (st.handed_off || (watched_ && watched_->forced)) return take_over(st, into);
         if (st.error) {
             auto kind = static_cast<FramingErrorKind>(st.error);
             if (st.error == SF_ERR_NO_STATE) return fail_kernel("socket had no framing state");
@@ -194,11 +237,57 @@ private:
         }
         if (socket_error_ == ECONNRESET || socket_error_ == EPIPE)
             return {ReadResult::failed, 0, make_connection_error(st.forwarded, "connection reset by peer")};
-        if (socket_error_)
-            return fail_kernel(std::string("kernel framing stopped: ") + std::strerror(socket_error_));
+        if (socket_error_) return fail_kernel(std::string("kernel framing stopped: ") + std::strerror(socket_error_));
         uint64_t held = bytes_received() - st.forwarded;
-        if (held) return {ReadResult::failed, 0, make_error(*desc_, FramingErrorKind::truncated, held, st.forwarded, st.need)};
+        if (held)
+            return {ReadResult::failed, 0,
+                    make_error(*desc_, FramingErrorKind::truncated, held, st.forwarded, st.need)};
         return {ReadResult::end};
+    }
+
+    // The parser handed the connection off (or the watchdog took it): every byte it
+    // forwarded has been read from B; the rest is in S's own receive queue, so S
+    // leaves the sockmap and is read directly from here on, with TCP flow control.
+    ReadResult take_over(const sf_conn& st, std::span<uint8_t> into) {
+        if (watched_) {
+            k_->watchdog->forget(watched_.get());
+            uint64_t drain;
+            if (read(wake_.fd, &drain, sizeof drain) < 0) {
+            }
+        }
+        bpf_map_delete_elem(k_->program->sockets_map(), &cookie_);  // strparser is torn down now
+        direct_ = true;
+        set_mode("handed-off");
+        // What TCP received beyond the forwarded bytes must all still be queued on S;
+        // less means strparser had taken bytes it can no longer give back (the socket
+        // was removed from the sockmap by someone else, mid-message).
+        uint64_t unframed = tcp_payload_bytes_received(socket_) - st.forwarded;
+        int queued = 0;
+        ioctl(socket_, SIOCINQ, &queued);
+        if (static_cast<uint64_t>(queued) < unframed)
+            return fail_kernel(std::to_string(unframed - queued) +
+                               " unframed bytes held by the kernel parser were lost when the socket left the "
+                               "sockmap (removed by another program?)");
+        epoll_event e{};
+        e.events = EPOLLIN | EPOLLRDHUP;
+        e.data.fd = socket_;
+        epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, socket_, &e);
+        return read_direct(into);
+    }
+
+    // After the hand-off: S is a plain TCP socket.
+    ReadResult read_direct(std::span<uint8_t> into) {
+        for (;;) {
+            ssize_t n = recv(socket_, into.data(), into.size(), MSG_DONTWAIT);
+            if (n > 0) return {ReadResult::data, static_cast<size_t>(n)};
+            if (n == 0) return {ReadResult::end};
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
+            if (errno == ECONNRESET || errno == EPIPE)
+                return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
+            return {ReadResult::failed, 0,
+                    make_connection_error(offset(), std::string("receive failed: ") + std::strerror(errno))};
+        }
     }
 
     // After a hang-up, strparser may still be working through the last bytes
@@ -211,29 +300,25 @@ private:
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         for (;;) {
             sf_conn st = state();
-            if (st.error || st.forwarded >= received || st.seen >= received ||
+            if (st.error || st.handed_off || st.forwarded >= received || st.seen >= received ||
                 (st.need && st.forwarded + st.need > received) || std::chrono::steady_clock::now() > deadline)
                 return;
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
 
-    // Payload bytes the peer sent. tcpi_bytes_received also counts a FIN's sequence number.
-    uint64_t bytes_received() const {
-        tcp_info info{};
-        socklen_t len = sizeof info;
-        if (getsockopt(socket_, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-        bool fin = info.tcpi_state == kCloseWait || info.tcpi_state == kLastAck ||
-                   info.tcpi_state == kClosing || info.tcpi_state == kTimeWait;
-        return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received ? 1 : 0);
-    }
+    uint64_t bytes_received() const { return tcp_payload_bytes_received(socket_); }
 
     std::shared_ptr<KernelShared> k_;
-    Fd a_, b_, epoll_;
+    Fd a_, b_, epoll_, wake_;
     uint64_t cookie_;
-    uint64_t received_ = 0;  // bytes read from B
+    uint64_t received_ = 0;   // bytes read from B
+    uint64_t published_ = 0;  // received_ as last written to sf_consumed
+    uint64_t publish_step_;
     bool trouble_ = false;
+    bool direct_ = false;  // handed off: S is read directly
     int socket_error_ = 0;
+    std::shared_ptr<WatchedSocket> watched_;
 };
 
 class KernelReceiver final : public Receiver {
@@ -263,12 +348,21 @@ public:
         uint64_t cookie = socket_cookie(fd);
         const BpfParserProgram& p = *k_->program;
         sf_conn zero{};
-        if (bpf_map_update_elem(p.conns_map(), &cookie, &zero, BPF_ANY) != 0)
+        uint64_t nothing = 0;
+        uint32_t no = 0;
+        if (bpf_map_update_elem(p.conns_map(), &cookie, &zero, BPF_ANY) != 0 ||
+            bpf_map_update_elem(p.consumed_map(), &cookie, &nothing, BPF_ANY) != 0 ||
+            bpf_map_update_elem(p.handoff_map(), &cookie, &no, BPF_ANY) != 0) {
+            int e = errno;
+            bpf_map_delete_elem(p.conns_map(), &cookie);
+            bpf_map_delete_elem(p.consumed_map(), &cookie);
+            errno = e;
             throw_map_error("framing state");
+        }
         uint64_t target = static_cast<uint64_t>(a.fd);
         if (bpf_map_update_elem(p.targets_map(), &cookie, &target, BPF_ANY) != 0) {
             int e = errno;
-            bpf_map_delete_elem(p.conns_map(), &cookie);
+            forget_state(cookie);
             errno = e;
             throw_map_error("delivery socket");
         }
@@ -277,7 +371,7 @@ public:
         if (bpf_map_update_elem(p.sockets_map(), &cookie, &source, BPF_NOEXIST) != 0) {
             int e = errno;
             bpf_map_delete_elem(p.targets_map(), &cookie);
-            bpf_map_delete_elem(p.conns_map(), &cookie);
+            forget_state(cookie);
             // The peer's FIN arrived between the state check and the insert: the
             // socket left ESTABLISHED, but all its bytes are queued. Frame them here.
             if (e == EOPNOTSUPP) return make_userspace_receiver(desc_)->adopt(s.release());
@@ -293,6 +387,11 @@ public:
     }
 
 private:
+    void forget_state(uint64_t cookie) const {
+        for (int map : {k_->program->conns_map(), k_->program->consumed_map(), k_->program->handoff_map()})
+            bpf_map_delete_elem(map, &cookie);
+    }
+
     [[noreturn]] void throw_map_error(const char* what) const {
         if (errno == E2BIG || errno == ENOSPC || errno == ENOMEM)
             throw std::runtime_error(std::string("cannot add the ") + what + " to the sockmap: it is full (" +
@@ -317,7 +416,10 @@ std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description
     auto k = std::make_shared<KernelShared>();
     k->desc = d;
     k->options = options;
-    k->program = std::make_unique<BpfParserProgram>(object, d->symbol(), options);
+    if (!k->options.in_flight_max) k->options.in_flight_max = default_in_flight_max(*d);
+    k->program = std::make_unique<BpfParserProgram>(object, d->symbol(), k->options);
+    if (options.stall_timeout_ms)
+        k->watchdog = std::make_unique<StallWatchdog>(*k->program, std::chrono::milliseconds(options.stall_timeout_ms));
     if (info) *info = {k->program->load_ms(), k->program->verified_insns()};
     k->listener = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (k->listener.fd < 0) sys_fail("delivery listener");

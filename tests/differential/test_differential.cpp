@@ -121,11 +121,11 @@ TEST_CASE("K4: the framer reports too_short for a length field giving 0") {
     CHECK(run_regressions(std::begin(kKnownBugK4), std::end(kKnownBugK4)) == 0);
 }
 
-// Known bug K7 (docs/differential.md): the delimiter scan stops at
+// Was known bug K7 (docs/differential.md): the delimiter scan stopped at
 // sf_batch_max_msgs but not at SF_BATCH_HARD_MAX (4096), which the length walk
-// applies; 4500 one-byte lines with batch_max_msgs = 5000 come back as one batch
-// of 4500. Un-mark may_fail once the delimiter scan clamps to SF_BATCH_HARD_MAX.
-TEST_CASE("known bug K7: a delimiter batch holds at most SF_BATCH_HARD_MAX (4096) messages" * doctest::may_fail()) {
+// applies; 4500 one-byte lines with batch_max_msgs = 5000 came back as one batch
+// of 4500. Fixed: the delimiter sf_parse clamps like the length walk.
+TEST_CASE("K7: a delimiter batch holds at most SF_BATCH_HARD_MAX (4096) messages") {
     std::string lines(9000, '0');
     for (size_t i = 1; i < lines.size(); i += 2) lines[i] = 'a';  // "0a" x 4500
     const Regression k7[] = {{"k7-delimiter-batch-hard-max", "name = \"lines\"\nmax_message = 20\n[delimiter]\ntext = \"\\n\"\n",

@@ -5,11 +5,14 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 
 #include <csignal>
 
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -34,7 +37,9 @@ std::mt19937_64& rng() {
     return r;
 }
 
-Description shipped(const std::string& name) { return load_description_file(source_dir() + "/parsers/" + name + ".toml"); }
+Description shipped(const std::string& name) {
+    return load_description_file(source_dir() + "/parsers/" + name + ".toml");
+}
 
 // One receiver per (description, path), kept for the run.
 Receiver& receiver(const Description& d, Mode mode) {
@@ -86,7 +91,8 @@ Oracle oracle(const Description& d, const std::vector<uint8_t>& bytes, bool at_e
             o.messages++;
             continue;
         }
-        if (r.status == UserspaceFramer::Status::error) o.error = r.error->message, o.rule = kind_name(r.error->kind);
+        if (r.status == UserspaceFramer::Status::error)
+            o.error = r.error->message, o.rule = kind_name(r.error->kind);
         else if (at_end)
             if (auto e = f.finish()) o.error = e->message, o.rule = kind_name(e->kind);
         return o;
@@ -280,7 +286,7 @@ TEST_CASE("1-byte drip of a long message: the kernel path wakes the reader once"
         CHECK(std::vector<uint8_t>(r.message.bytes.begin(), r.message.bytes.end()) == m);
         stats[name] = conn->stats();
         MESSAGE(std::string(name) << ": " << m.size() << "-byte message in 1-byte sends: reads " << conn->stats().reads
-                     << ", wake-ups " << conn->stats().wakeups);
+                                  << ", wake-ups " << conn->stats().wakeups);
         close(c);
     }
     CHECK(stats["kernel"].reads <= 2);
@@ -308,6 +314,189 @@ TEST_CASE("peer stalls mid-message: no timeout exists, the connection waits (bou
         CHECK(rest.messages[0] == m);
         close(c);
     }
+}
+
+namespace {
+
+// What `bpftool map delete` would do: remove the socket from every sf_sockets map that holds it.
+int remove_from_sockmaps(int socket) {
+    uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    REQUIRE(getsockopt(socket, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0);
+    int removed = 0;
+    for (uint32_t id = 0; bpf_map_get_next_id(id, &id) == 0;) {
+        int fd = bpf_map_get_fd_by_id(id);
+        if (fd < 0) continue;
+        bpf_map_info info{};
+        uint32_t ilen = sizeof info;
+        if (bpf_obj_get_info_by_fd(fd, &info, &ilen) == 0 && std::string(info.name) == "sf_sockets" &&
+            bpf_map_delete_elem(fd, &cookie) == 0)
+            removed++;
+        close(fd);
+    }
+    return removed;
+}
+
+std::unique_ptr<Receiver> private_kernel_receiver(const Description& d, uint32_t stall_timeout_ms,
+                                                  uint64_t in_flight_max = 0) {
+    ReceiverOptions o;
+    o.mode = Mode::kernel;
+    o.load.stall_timeout_ms = stall_timeout_ms;
+    o.load.in_flight_max = in_flight_max;
+    auto r = open_receiver(d, o);
+    REQUIRE(std::string(r->mode()) == "kernel");
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("stall: a socket whose parser is no longer woken is moved to userspace framing, nothing lost") {
+    Description d = shipped("dns");
+    auto r = private_kernel_receiver(d, 300);
+    Listener l;
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    auto m1 = good_message(d, 80), m2 = good_message(d, 90), m3 = good_message(d, 100), m4 = good_message(d, 110);
+    send_all(c, m1.data(), m1.size());
+    Got first;
+    receive_until(*conn, first, 1, 5);
+    REQUIRE(first.messages.size() == 1);
+    CHECK(std::string(conn->mode()) == "kernel");
+    // A receive low-water mark above the queued bytes means TCP never signals
+    // data-ready, so strparser never runs: the stall the watchdog exists for.
+    int big = 1 << 20;
+    REQUIRE(setsockopt(conn->socket(), SOL_SOCKET, SO_RCVLOWAT, &big, sizeof big) == 0);
+    send_all(c, m2.data(), m2.size());
+    send_all(c, m3.data(), m3.size());
+    Got got;
+    receive_until(*conn, got, 2, 10);
+    REQUIRE(got.messages.size() == 2);
+    CHECK(got.messages[0] == m2);
+    CHECK(got.messages[1] == m3);
+    CHECK(std::string(conn->mode()) == "handed-off");
+    send_all(c, m4.data(), m4.size());  // later bytes: read directly, still framed
+    close(c);
+    Got rest;
+    receive_until(*conn, rest, 1, 5, true);
+    REQUIRE(rest.messages.size() == 1);
+    CHECK(rest.messages[0] == m4);
+    CHECK(rest.ended);
+}
+
+TEST_CASE("socket removed from the sockmap by another program at a message boundary: nothing lost") {
+    Description d = shipped("dns");
+    auto r = private_kernel_receiver(d, 300);
+    Listener l;
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    auto m1 = good_message(d, 80), m2 = good_message(d, 90), m3 = good_message(d, 100);
+    send_all(c, m1.data(), m1.size());
+    Got first;
+    receive_until(*conn, first, 1, 5);
+    REQUIRE(first.messages.size() == 1);
+    REQUIRE(remove_from_sockmaps(conn->socket()) == 1);
+    send_all(c, m2.data(), m2.size());
+    send_all(c, m3.data(), m3.size());
+    Got got;
+    receive_until(*conn, got, 2, 10);
+    REQUIRE(got.messages.size() == 2);
+    CHECK(got.messages[0] == m2);
+    CHECK(got.messages[1] == m3);
+    CHECK(std::string(conn->mode()) == "handed-off");
+    close(c);
+}
+
+TEST_CASE("socket removed from the sockmap by another program mid-message: the loss is reported, not hidden") {
+    Description d = shipped("dns");
+    auto r = private_kernel_receiver(d, 300);
+    Listener l;
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    auto m1 = good_message(d, 80), m2 = good_message(d, 300), m3 = good_message(d, 100);
+    std::vector<uint8_t> head(m2.begin(), m2.begin() + 120);
+    std::vector<uint8_t> tail(m2.begin() + 120, m2.end());
+    send_all(c, m1.data(), m1.size());
+    send_all(c, head.data(), head.size());
+    Got first;
+    receive_until(*conn, first, 1, 5);
+    REQUIRE(first.messages.size() == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // strparser takes the 120 bytes
+    REQUIRE(remove_from_sockmaps(conn->socket()) == 1);
+    send_all(c, tail.data(), tail.size());
+    send_all(c, m3.data(), m3.size());
+    Got got;
+    receive_until(*conn, got, 1, 10);
+    CHECK(got.messages.empty());
+    CHECK(got.error ==
+          "120 unframed bytes held by the kernel parser were lost when the socket left the sockmap "
+          "(removed by another program?) at stream offset " +
+              std::to_string(m1.size()));
+    close(c);
+}
+
+TEST_CASE("slow reader: past the in-flight limit the kernel hands off, the client is slowed, every byte arrives") {
+    // 16 KiB messages, each numbered: 4-byte length, 8-byte sequence number, pattern.
+    Description d = parse_description(
+        "name = \"slow\"\nsummary = \"slow reader\"\nmax_message = 65536\n"
+        "[length]\noffset = 0\nwidth = 4\nbyte_order = \"big\"\nheader = 4\n",
+        "slow.toml");
+    constexpr uint64_t kLimit = 4 << 20, kSize = 16384, kTotal = 256ull << 20, kCount = kTotal / kSize;
+    auto message = [](uint64_t seq) {
+        std::vector<uint8_t> m(kSize);
+        uint32_t body = kSize - 4;
+        m[0] = body >> 24, m[1] = body >> 16, m[2] = body >> 8, m[3] = body;
+        std::memcpy(&m[4], &seq, 8);
+        for (size_t i = 12; i < kSize; i++) m[i] = static_cast<uint8_t>(seq * 31 + i);
+        return m;
+    };
+    auto r = private_kernel_receiver(d, 1000, kLimit);
+    Listener l;
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    std::atomic<uint64_t> sent{0};
+    std::atomic<bool> stop{false};
+    std::thread writer([&, c = c] {
+        fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+        for (uint64_t seq = 0; seq < kCount && !stop; seq++) {
+            auto m = message(seq);
+            for (size_t pos = 0; pos < m.size() && !stop;) {
+                ssize_t w = send(c, m.data() + pos, m.size() - pos, MSG_NOSIGNAL);
+                if (w > 0) {
+                    pos += static_cast<size_t>(w);
+                    sent += static_cast<uint64_t>(w);
+                } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                    return;
+                } else {
+                    pollfd p{c, POLLOUT, 0};
+                    poll(&p, 1, 50);
+                }
+            }
+        }
+    });
+    // Nobody reads for 2 s. Before the in-flight limit the kernel took all 256 MiB here.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    uint64_t accepted = sent;
+    MESSAGE("bytes the kernel accepted while the server did not read: " << accepted / 1048576.0 << " MiB (limit "
+                                                                        << kLimit / 1048576 << " MiB)");
+    CHECK(accepted < kLimit + (28 << 20));  // limit + socket buffers; not the whole 256 MiB
+    // Now read: every message, in order, intact.
+    conn->set_nonblocking(false);
+    uint64_t next = 0, bad = 0;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (next < kCount && std::chrono::steady_clock::now() < deadline) {
+        Received got = conn->receive();
+        if (got.status != ReceiveStatus::message) break;
+        if (got.message.bytes.size() != kSize ||
+            !std::equal(got.message.bytes.begin(), got.message.bytes.end(), message(next).begin()))
+            bad++;
+        next++;
+    }
+    stop = true;
+    writer.join();
+    CHECK(next == kCount);
+    CHECK(bad == 0);
+    CHECK(std::string(conn->mode()) == "handed-off");
+    close(c);
 }
 
 TEST_CASE("map full: a clear error naming the limit and --max-connections") {
@@ -425,8 +614,10 @@ TEST_CASE("clang missing: clear error on the kernel path, one warning and the us
     CHECK(warnings[0].find('\n') == std::string::npos);
     CHECK(warnings[0].find("clang") != std::string::npos);
     unsetenv("SOCKFRAME_CLANG");
-    if (old_cache.empty()) unsetenv("SOCKFRAME_CACHE_DIR");
-    else setenv("SOCKFRAME_CACHE_DIR", old_cache.c_str(), 1);
+    if (old_cache.empty())
+        unsetenv("SOCKFRAME_CACHE_DIR");
+    else
+        setenv("SOCKFRAME_CACHE_DIR", old_cache.c_str(), 1);
     std::filesystem::remove_all(dir);
 }
 
@@ -445,8 +636,10 @@ TEST_CASE("clang missing: the one warning line says why" * doctest::may_fail()) 
     o.warn = [&](const std::string& w) { warnings.push_back(w); };
     auto r = open_receiver(shipped("dns"), o);
     unsetenv("SOCKFRAME_CLANG");
-    if (old_cache.empty()) unsetenv("SOCKFRAME_CACHE_DIR");
-    else setenv("SOCKFRAME_CACHE_DIR", old_cache.c_str(), 1);
+    if (old_cache.empty())
+        unsetenv("SOCKFRAME_CACHE_DIR");
+    else
+        setenv("SOCKFRAME_CACHE_DIR", old_cache.c_str(), 1);
     std::filesystem::remove_all(dir);
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find("/nonexistent") != std::string::npos);

@@ -1,0 +1,97 @@
+#include "stall_watchdog.hpp"
+
+#include <bpf/bpf.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <algorithm>
+
+#include "../bpf/sockframe_abi.h"
+#include "bpf_program.hpp"
+
+namespace sockframe {
+
+uint64_t tcp_payload_bytes_received(int fd) {
+    // include/net/tcp_states.h: states after the peer's FIN
+    enum { kTimeWait = 6, kCloseWait = 8, kLastAck = 9, kClosing = 11 };
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    bool fin = info.tcpi_state == kCloseWait || info.tcpi_state == kLastAck || info.tcpi_state == kClosing ||
+               info.tcpi_state == kTimeWait;
+    return info.tcpi_bytes_received - (fin && info.tcpi_bytes_received ? 1 : 0);
+}
+
+StallWatchdog::StallWatchdog(const BpfParserProgram& program, std::chrono::milliseconds timeout)
+    : program_(program), timeout_(timeout), thread_([this] { run(); }) {}
+
+StallWatchdog::~StallWatchdog() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+void StallWatchdog::watch(std::shared_ptr<WatchedSocket> s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    sockets_.push_back(std::move(s));
+}
+
+void StallWatchdog::forget(const WatchedSocket* s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::erase_if(sockets_, [s](const auto& p) { return p.get() == s; });
+}
+
+void StallWatchdog::run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+        wake_.wait_for(lock, timeout_ / 4);
+        auto now = std::chrono::steady_clock::now();
+        // Under the lock: a connection forgets its socket (and only then closes it) under it too.
+        for (auto& s : sockets_)
+            if (!s->forced) check(*s, now);
+    }
+}
+
+void StallWatchdog::check(WatchedSocket& s, std::chrono::steady_clock::time_point now) {
+    sf_conn st{};
+    if (bpf_map_lookup_elem(program_.conns_map(), &s.cookie, &st) != 0 || st.error || st.handed_off) return;
+    uint64_t received = tcp_payload_bytes_received(s.socket);
+    if (st.parser_calls != s.calls || st.forwarded != s.forwarded || received != s.received) {
+        s.calls = st.parser_calls;
+        s.forwarded = st.forwarded;
+        s.received = received;
+        s.since = now;
+        return;
+    }
+    // Not a stall: the parser has seen every byte (it waits for the peer), or
+    // strparser waits for the rest of a message whose length it knows.
+    bool unseen = received > st.seen;
+    bool waiting_for_rest = st.held && st.need && received < st.forwarded + st.need;
+    if (!unseen || waiting_for_rest || now - s.since < timeout_) return;
+    if (!s.requested) {
+        // Ask the parser to hand off at its next call, and make it run: setting
+        // SO_RCVLOWAT signals data-ready when bytes are queued.
+        uint32_t one = 1;
+        bpf_map_update_elem(program_.handoff_map(), &s.cookie, &one, BPF_ANY);
+        int lowat = 1;
+        setsockopt(s.socket, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+        s.requested = true;
+        s.stalls++;
+        s.since = now;
+        return;
+    }
+    // The parser did not run at all: strparser is gone or deaf. Take the socket out
+    // of the sockmap; the connection then reads it directly (and reports any bytes
+    // strparser had taken and can no longer give back).
+    bpf_map_delete_elem(program_.sockets_map(), &s.cookie);
+    s.forced = true;
+    uint64_t n = 1;
+    if (write(s.wake_fd, &n, sizeof n) < 0) {
+    }
+}
+
+}  // namespace sockframe

@@ -1,0 +1,62 @@
+// Stall detection for kernel-path connections. strparser only runs when the
+// socket signals data-ready; if that signal is lost (a kernel bug, SO_RCVLOWAT
+// raised by someone, the socket removed from the sockmap by another program),
+// bytes sit in the socket and the application waits forever. One thread per
+// receiver notices a socket with bytes the parser has not seen and no progress
+// for `timeout`, asks the parser to hand the connection to userspace framing,
+// and if the parser never runs, takes the socket out of the sockmap itself.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sockframe {
+
+class BpfParserProgram;
+
+// Payload bytes the peer sent on a TCP socket (tcpi_bytes_received without a FIN's sequence number).
+uint64_t tcp_payload_bytes_received(int fd);
+
+struct WatchedSocket {
+    int socket = -1;
+    uint64_t cookie = 0;
+    int wake_fd = -1;                 // eventfd in the connection's poll set
+    std::atomic<bool> forced{false};  // the watchdog took the socket out of the sockmap
+    std::atomic<uint32_t> stalls{0};  // stalls detected on this socket
+
+    // Watchdog-private progress signature and how long it has not changed.
+    uint64_t calls = 0, forwarded = 0, received = UINT64_MAX;
+    std::chrono::steady_clock::time_point since{};
+    bool requested = false;
+};
+
+class StallWatchdog {
+public:
+    StallWatchdog(const BpfParserProgram& program, std::chrono::milliseconds timeout);
+    ~StallWatchdog();
+    StallWatchdog(const StallWatchdog&) = delete;
+    StallWatchdog& operator=(const StallWatchdog&) = delete;
+
+    void watch(std::shared_ptr<WatchedSocket> s);
+    void forget(const WatchedSocket* s);
+
+private:
+    void run();
+    void check(WatchedSocket& s, std::chrono::steady_clock::time_point now);
+
+    const BpfParserProgram& program_;
+    std::chrono::milliseconds timeout_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::vector<std::shared_ptr<WatchedSocket>> sockets_;
+    std::thread thread_;
+};
+
+}  // namespace sockframe
