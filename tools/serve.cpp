@@ -133,8 +133,16 @@ int serve(const Description& d, const ServeOptions& o) {
                 auto it = conns.find(id);
                 if (it == conns.end()) continue;
                 Connection& c = *it->second;
+                const char* mode_before = c.mode();
                 for (;;) {
                     Received r = c.receive();
+                    if (c.mode() != mode_before && std::string(c.mode()) == "handed-off") {
+                        mode_before = c.mode();
+                        std::fprintf(stderr,
+                                     "sockframe: connection %ld moved to userspace framing at stream offset %llu "
+                                     "(it fell --max-in-flight behind, or the kernel parser stalled)\n",
+                                     id, static_cast<unsigned long long>(c.offset()));
+                    }
                     if (r.status == ReceiveStatus::message) {
                         messages++;
                         if (!o.quiet) print_message(stdout, o.format, id, r.message.offset, r.message.bytes);

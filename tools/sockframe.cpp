@@ -31,6 +31,11 @@ const char* kUsage = R"(usage: sockframe COMMAND [options]
         --require-kernel            fail instead of falling back to userspace
         --object FILE.bpf.o         load a parser made by `sockframe build`
         --per-message               one message per parser call (no batching)
+        --max-in-flight BYTES       kernel path: how far the kernel may run ahead of the
+                                    reader before the connection moves to userspace framing
+                                    (default 4 x max_message, at least 8 MiB)
+        --stall-timeout MS          kernel path: move a stalled connection to userspace
+                                    framing after MS ms (default 1000; 0 = never)
         --exit-after N              stop after N messages
         --quiet                     print no per-message lines
   frame DESCRIPTION.toml [FILE|-]   frame a captured byte stream offline
@@ -149,6 +154,8 @@ int cmd_serve(const Args& a) {
     o.receiver.mode = a.flag("--userspace") ? Mode::userspace : a.flag("--require-kernel") ? Mode::kernel : Mode::automatic;
     o.receiver.object_path = a.value("--object");
     if (a.flag("--per-message")) o.receiver.load.batch_max_msgs = 1;
+    o.receiver.load.in_flight_max = number_of(a, "--max-in-flight", 0);
+    o.receiver.load.stall_timeout_ms = static_cast<uint32_t>(number_of(a, "--stall-timeout", 1000));
     return cli::serve(d, o);
 }
 
@@ -234,7 +241,8 @@ int main(int argc, char** argv) {
         if (cmd == "gen") return cmd_gen(parse_args(argc, argv, 2, {"-o", "--headers"}, {}));
         if (cmd == "build") return cmd_build(parse_args(argc, argv, 2, {"-o"}, {}));
         if (cmd == "serve")
-            return cmd_serve(parse_args(argc, argv, 2, {"--listen", "--format", "--max-connections", "--object", "--exit-after"},
+            return cmd_serve(parse_args(argc, argv, 2, {"--listen", "--format", "--max-connections", "--object", "--exit-after",
+                                                           "--max-in-flight", "--stall-timeout"},
                                         {"--echo", "--userspace", "--require-kernel", "--per-message", "--quiet"}));
         if (cmd == "frame") return cmd_frame(parse_args(argc, argv, 2, {"--format"}, {}));
         if (cmd == "list") return cmd_list(parse_args(argc, argv, 2, {}, {}));
