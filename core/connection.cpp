@@ -39,11 +39,21 @@ Received Connection::receive() {
         if (final_error_) return {ReceiveStatus::error, {}, &*final_error_};
         if (ended_) return {ReceiveStatus::end, {}, nullptr};
 
+        // A short read emptied the socket: reading again now would only return EAGAIN.
+        // In blocking mode, wait for readiness first (poll() on the socket is level-
+        // triggered: it reports data, end of stream and errors that arrived since).
+        // In non-blocking mode the read is still made: a caller waiting edge-triggered
+        // would never hear of an end of stream consumed by that short read.
+        if (drained_) {
+            drained_ = false;
+            if (!nonblocking_) wait_readable();
+        }
         ReadResult got = read_some(framer_.write_space(kReadSize));
         switch (got.kind) {
         case ReadResult::data:
             stats_.reads++;
             framer_.commit(got.bytes);
+            drained_ = short_read_drains_ && got.bytes < kReadSize;
             break;
         case ReadResult::would_block:
             if (nonblocking_) return {ReceiveStatus::would_block, {}, nullptr};
@@ -80,7 +90,9 @@ namespace {
 
 class UserspaceConnection final : public Connection {
 public:
-    UserspaceConnection(std::shared_ptr<const Description> d, int fd) : Connection(std::move(d), fd, "userspace") {}
+    UserspaceConnection(std::shared_ptr<const Description> d, int fd) : Connection(std::move(d), fd, "userspace") {
+        short_read_drains_ = true;
+    }
     int poll_fd() const override { return socket_; }
 
 protected:

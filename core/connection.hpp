@@ -70,6 +70,13 @@ protected:
     // Reads what is available without blocking.
     virtual ReadResult read_some(std::span<uint8_t> into) = 0;
 
+    // Set by a connection whose read_some() reads one plain socket, whose readiness
+    // (POLLIN) covers new data, end of stream and errors: a short read then means the
+    // socket was empty, and a blocking receive waits before reading again instead of
+    // reading once more only to see EAGAIN. Not for the kernel path: its poll_fd()
+    // does not signal every outcome that a read_some() call would find.
+    bool short_read_drains_ = false;
+
     std::shared_ptr<const Description> desc_;
     int socket_;
 
@@ -80,6 +87,7 @@ private:
     const char* mode_;
     bool nonblocking_ = false;
     bool ended_ = false;
+    bool drained_ = false;  // short_read_drains_ and the last read was short: the socket was empty after it
     std::optional<FramingError> final_error_;
     ConnectionStats stats_;
 };

@@ -7,7 +7,46 @@
 
 namespace sockframe {
 
-UserspaceFramer::UserspaceFramer(const Description& d) : desc_(d) {}
+namespace {
+
+// Parts of a uint length rule that the inline path in next() does not know. Written
+// against the rule's members as they may be (conditional widths and per-rule magic
+// are being added to LengthField): a member that does not exist counts as absent.
+// A new uint feature must be added here, or the inline path would ignore it.
+template <class Field>
+bool has_more_than_a_plain_field(const Field& f) {
+    if (f.encoding != LengthEncoding::uint || !f.special_values.empty() || f.width < 1 || f.width > 8) return true;
+    if constexpr (requires { f.conditional(); }) {
+        if (f.conditional()) return true;
+    }
+    if constexpr (requires { f.magic.empty(); }) {
+        if (!f.magic.empty()) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+UserspaceFramer::UserspaceFramer(const Description& d) : desc_(d) {
+    if (!d.is_length() && !d.first && d.delimiter().bytes.size() == 1)
+        byte_delimiter_ = static_cast<uint8_t>(d.delimiter().bytes[0]);
+    if (!d.is_length() || d.first || !d.magic.empty() || !d.trailer.empty()) return;
+    const LengthField& f = d.length();
+    if (has_more_than_a_plain_field(f)) return;
+    uint64_t min = f.effective_min();
+    if (min > d.max_message) return;  // every total is an error: leave them to probe_length()
+    plain_.on = true;
+    plain_.big = f.byte_order == ByteOrder::big;
+    plain_.offset = f.offset;
+    plain_.width = f.width;
+    plain_.shift = f.shift;
+    plain_.field_end = f.field_end();
+    plain_.mask = f.mask;
+    plain_.scale = f.scale;
+    plain_.header = f.header;
+    plain_.min = min;
+    plain_.max = d.max_message;
+}
 
 std::span<uint8_t> UserspaceFramer::write_space(size_t size) {
     if (buf_.size() - end_ < size) {
@@ -31,9 +70,8 @@ void UserspaceFramer::feed(std::span<const uint8_t> bytes) {
     commit(bytes.size());
 }
 
-UserspaceFramer::Result UserspaceFramer::fail(FramingErrorKind kind, uint64_t value) {
+void UserspaceFramer::fail(FramingErrorKind kind, uint64_t value) {
     error_ = make_error(desc_, kind, value, consumed_);
-    return {Status::error, {}, &*error_};
 }
 
 uint64_t UserspaceFramer::first_message_length(FramingErrorKind& kind, uint64_t& value, bool& bad) const {
@@ -90,8 +128,19 @@ uint64_t UserspaceFramer::delimited_message(FramingErrorKind& kind, uint64_t& va
     size_t limit = std::min<uint64_t>(avail, desc_.max_message);
     if (limit >= d.size() && scanned_ <= limit - d.size()) {
         const uint8_t* to = base + limit;
-        const uint8_t* hit = std::search(base + scanned_, to, d.begin(), d.end(),
-                                         [](uint8_t a, char b) { return a == static_cast<uint8_t>(b); });
+        // memchr (vectorised by libc) for the first byte, then the rest of the delimiter.
+        const uint8_t* hit = to;
+        const uint8_t* last = to - d.size() + 1;  // a whole delimiter starts before this
+        const auto first = static_cast<uint8_t>(d[0]);
+        for (const uint8_t* at = base + scanned_; at < last;) {
+            auto* c = static_cast<const uint8_t*>(std::memchr(at, first, static_cast<size_t>(last - at)));
+            if (!c) break;
+            if (d.size() == 1 || std::memcmp(c + 1, d.data() + 1, d.size() - 1) == 0) {
+                hit = c;
+                break;
+            }
+            at = c + 1;
+        }
         if (hit != to) {
             scanned_ = 0;
             return static_cast<uint64_t>(hit - base) + d.size();
@@ -106,8 +155,8 @@ uint64_t UserspaceFramer::delimited_message(FramingErrorKind& kind, uint64_t& va
     return 0;
 }
 
-UserspaceFramer::Result UserspaceFramer::next() {
-    if (error_) return {Status::error, {}, &*error_};
+uint64_t UserspaceFramer::next_total() {
+    if (error_) return kFailed;
     FramingErrorKind kind{};
     uint64_t value = 0;
     bool bad = false;
@@ -115,14 +164,12 @@ UserspaceFramer::Result UserspaceFramer::next() {
     uint64_t total = first ? first_message_length(kind, value, bad)
                      : desc_.is_length() ? length_message(kind, value, bad)
                                          : delimited_message(kind, value, bad);
-    if (bad) return fail(kind, value);
-    if (total == 0) return {};
-    if (first) first_done_ = true;
-    Message m{{buf_.data() + begin_, static_cast<size_t>(total)}, consumed_};
-    begin_ += total;
-    consumed_ += total;
-    if (begin_ == end_) begin_ = end_ = 0;  // views stay valid: nothing is moved until the next write
-    return {Status::message, m, nullptr};
+    if (bad) {
+        fail(kind, value);
+        return kFailed;
+    }
+    if (total != 0 && first) first_done_ = true;
+    return total;
 }
 
 uint64_t UserspaceFramer::pending_length() const {

@@ -14,6 +14,7 @@
 
 #include "description.hpp"
 #include "framing_error.hpp"
+#include "length_rule.hpp"
 #include "message_builder.hpp"
 #include "userspace_framer.hpp"
 
@@ -776,4 +777,115 @@ TEST_CASE("zero copy: message spans point into the framer's buffer until the nex
     g.feed({});
     CHECK(g.next().status == Status::need_more);
     CHECK(g.buffered() == 0);
+}
+
+// The framer frames a plain fixed-width length field inline (no call per message);
+// probe_length() stays the definition. Random fields and values, near and far from
+// the bounds: both must give the same message, need_more or error (kind and value).
+TEST_CASE("inline fixed-width length rule agrees with probe_length") {
+    std::mt19937_64 rng(6);
+    auto pick = [&](uint64_t lo, uint64_t hi) { return std::uniform_int_distribution<uint64_t>(lo, hi)(rng); };
+    const uint32_t widths[] = {1, 2, 3, 4, 8};
+    int descriptions = 0, checked = 0, messages = 0, errors = 0;
+    for (int round = 0; round < 400; round++) {
+        uint32_t width = widths[pick(0, 4)];
+        uint32_t offset = static_cast<uint32_t>(pick(0, 3));
+        std::string toml =
+            "name = \"c\"\nmax_message = " + std::to_string(pick(1, 3) == 1 ? pick(1, 40) : pick(1, 5000)) +
+            "\n[length]\noffset = " + std::to_string(offset) + "\nwidth = " + std::to_string(width) + "\n";
+        if (pick(0, 1)) toml += "byte_order = \"little\"\n";
+        if (pick(0, 2) == 0)
+            toml += "header = " + std::to_string(pick(0, 3) == 0 ? pick(0, ~0ULL >> 1) : pick(0, 20)) + "\n";
+        if (pick(0, 2) == 0)
+            toml += "scale = " + std::to_string(pick(0, 3) == 0 ? pick(0, ~0ULL >> 1) : pick(0, 9)) + "\n";
+        if (pick(0, 3) == 0) {
+            uint64_t all = width == 8 ? ~0ULL : (1ULL << (8 * width)) - 1;
+            toml += "mask = " + std::to_string((rng() & all) | 1) + "\n";
+        }
+        if (pick(0, 3) == 0) toml += "shift = " + std::to_string(pick(0, 8 * width - 1)) + "\n";
+        if (pick(0, 3) == 0) toml += "min_message = " + std::to_string(pick(0, 60)) + "\n";
+        std::unique_ptr<Description> d;
+        try {
+            d = std::make_unique<Description>(custom(toml));
+        } catch (const DescriptionError&) {
+            continue;  // a combination the language refuses
+        }
+        descriptions++;
+        CAPTURE(toml);
+        const LengthField& f = d->length();
+        for (int k = 0; k < 200; k++) {
+            // Field values: small (mostly legal totals), or any bits.
+            uint64_t raw = pick(0, 1) ? pick(0, 2 * d->max_message + 2) : rng();
+            Bytes b(f.field_end() + pick(0, 80));
+            for (auto& x : b) x = static_cast<uint8_t>(rng());
+            for (uint32_t i = 0; i < width; i++) {
+                uint32_t byte = f.byte_order == ByteOrder::big ? width - 1 - i : i;
+                b[f.offset + byte] = static_cast<uint8_t>(raw >> (8 * i));
+            }
+            size_t avail = pick(0, b.size());
+            UserspaceFramer fr(*d);
+            fr.feed({b.data(), avail});
+            auto r = fr.next();
+            LengthProbe p = probe_length(f, d->max_message, d->magic, b.data(), avail);
+            CAPTURE(raw);
+            CAPTURE(avail);
+            checked++;
+            if (p.state == LengthProbe::error) {
+                errors++;
+                REQUIRE(r.status == Status::error);
+                CHECK(r.error->kind == p.kind);
+                CHECK(r.error->value == p.value);
+            } else if (p.state == LengthProbe::known && p.total <= avail) {
+                messages++;
+                REQUIRE(r.status == Status::message);
+                CHECK(r.message.bytes.size() == p.total);
+                CHECK(r.message.offset == 0);
+            } else {
+                CHECK(r.status == Status::need_more);
+            }
+        }
+    }
+    MESSAGE(descriptions << " descriptions, " << checked << " cases: " << messages << " messages, " << errors
+                         << " errors");
+    CHECK(descriptions > 100);
+    CHECK(messages > 1000);
+    CHECK(errors > 1000);
+}
+
+// The delimiter scan (memchr for the first byte, then the rest) against a plain search
+// from each message's start: delimiters of 1 to 16 bytes over a two-letter alphabet,
+// so false starts and delimiters split across writes are everywhere.
+TEST_CASE("delimiter scan: 1 to 16 bytes, false starts, split across writes, random chunks") {
+    std::mt19937_64 rng(16);
+    for (size_t len = 1; len <= 16; len++) {
+        for (int variant = 0; variant < 4; variant++) {
+            std::string delim(len, 'a');
+            for (auto& c : delim) c = rng() % 3 == 0 ? 'b' : 'a';
+            std::string hex;
+            for (char c : delim) hex += c == 'a' ? "61" : "62";
+            Description d = custom("name = \"c\"\nmax_message = 100000\n[delimiter]\nhex = \"" + hex + "\"\n");
+            CAPTURE(delim);
+            // Random text over {a, b}, cut into messages where the first delimiter ends.
+            std::string text;
+            for (int i = 0; i < 6000; i++) text += rng() % 2 ? 'a' : 'b';
+            for (int i = 0; i < 40; i++) text.insert(std::uniform_int_distribution<size_t>(0, text.size())(rng), delim);
+            Stream s;
+            for (size_t at = 0;;) {
+                size_t hit = text.find(delim, at);
+                if (hit == std::string::npos) break;
+                s.add(bytes_of(text.substr(at, hit + len - at)));
+                at = hit + len;
+            }
+            REQUIRE(s.messages.size() >= 20);
+            frame_in_chunks(d, s, random_chunks(s.bytes.size(), rng), Feeding::zero_copy, &rng);
+            frame_in_chunks(d, s, std::vector<size_t>(s.bytes.size(), 1), Feeding::copy);
+            std::vector<size_t> small;
+            for (size_t left = s.bytes.size(); left;) {
+                size_t n = std::min(left, std::uniform_int_distribution<size_t>(1, 2 * len)(rng));
+                small.push_back(n);
+                left -= n;
+            }
+            frame_in_chunks(d, s, small, Feeding::copy);
+        }
+    }
 }
