@@ -80,6 +80,69 @@ const char* encoding_name(LengthEncoding e) {
     return "?";
 }
 
+// "(__u64)b[0] << 8 |\n\t    (__u64)b[1]": the bytes of `var` as one integer.
+std::string assemble(const std::string& var, uint32_t width, ByteOrder order, const std::string& indent) {
+    std::ostringstream o;
+    for (uint32_t i = 0; i < width; i++) {
+        uint32_t idx = order == ByteOrder::big ? i : width - 1 - i;
+        uint32_t shift = 8 * (width - 1 - i);
+        if (i) o << " |\n" << indent << "    ";
+        o << "(__u64)" << var << "[" << idx << "]";
+        if (shift) o << " << " << shift;
+    }
+    return o.str();
+}
+
+// uint field with [[escape]], [flag_width] or [[extra]]: the steps of probe_length() for them.
+void emit_conditional_uint(std::ostringstream& o, const LengthField& f) {
+    const std::string off = std::to_string(f.offset);
+    o << "\t__u8 f[" << f.width << "];\n\t__u64 v, base = " << f.header << ";\n\n"
+      << "\tif (room < " << f.field_end() << ")\n\t\treturn SF_NEED_MORE;\n"
+      << "\tif (sf_load(cur, pos + " << off << ", f, sizeof(f)) < 0)\n\t\treturn SF_NEED_MORE;\n";
+    std::string masked = "\tv = " + assemble("f", f.width, f.byte_order, "\t") + ";\n";
+    if (f.has_mask || f.shift) masked += "\tv = (v & " + hex_u64(f.mask) + "ULL) >> " + std::to_string(f.shift) + ";\n";
+    if (f.flag_width) {
+        const FlagWidth& w = *f.flag_width;
+        char mask[8];
+        std::snprintf(mask, sizeof mask, "0x%02x", w.mask);
+        o << "\t{ /* flag_width: when byte " << w.at << " & " << mask << ", the field is " << w.width
+          << " bytes wide, total = " << w.header << " + value */\n"
+          << "\t\t__u8 c, w[" << w.width << "];\n\n"
+          << "\t\tif (sf_load(cur, pos + " << w.at << ", &c, 1) < 0)\n\t\t\treturn SF_NEED_MORE;\n"
+          << "\t\tif (c & " << mask << ") {\n"
+          << "\t\t\tif (room < " << f.offset + w.width << " || sf_load(cur, pos + " << off << ", w, sizeof(w)) < 0)\n"
+          << "\t\t\t\treturn SF_NEED_MORE;\n"
+          << "\t\t\tv = " << assemble("w", w.width, f.byte_order, "\t\t\t") << ";\n"
+          << "\t\t\tbase = " << w.header << ";\n\t\t} else {\n";
+        // the short form, one level deeper
+        std::istringstream in(masked);
+        std::string line;
+        while (std::getline(in, line)) o << "\t\t" << line << "\n";
+        o << "\t\t}\n\t}\n";
+    } else {
+        o << masked;
+    }
+    for (size_t i = 0; i < f.escapes.size(); i++) {
+        const LengthEscape& e = f.escapes[i];
+        o << (i ? " else if" : "\tif") << " (v == " << e.value << ") { /* escape: the length is the next " << e.width
+          << (e.width > 1 ? " bytes" : " byte") << " */\n"
+          << "\t\t__u8 e[" << e.width << "];\n\n"
+          << "\t\tif (room < " << f.field_end() + e.width << " || sf_load(cur, pos + " << f.field_end()
+          << ", e, sizeof(e)) < 0)\n\t\t\treturn SF_NEED_MORE;\n"
+          << "\t\tv = " << assemble("e", e.width, f.byte_order, "\t\t") << ";\n"
+          << "\t\tbase += " << e.width << ";\n\t}";
+        if (i + 1 == f.escapes.size()) o << "\n";
+    }
+    for (const ExtraBytes& x : f.extras) {
+        char mask[8];
+        std::snprintf(mask, sizeof mask, "0x%02x", x.mask);
+        o << "\t{ /* extra: " << x.bytes << " more header bytes when byte " << x.at << " & " << mask << " */\n"
+          << "\t\t__u8 c;\n\n"
+          << "\t\tif (sf_load(cur, pos + " << x.at << ", &c, 1) < 0)\n\t\t\treturn SF_NEED_MORE;\n"
+          << "\t\tif (c & " << mask << ")\n\t\t\tbase += " << x.bytes << ";\n\t}\n";
+    }
+}
+
 // The steps of probe_length() (core/length_rule.cpp), in the same order.
 void emit_length_function(std::ostringstream& o, const char* fn, const LengthField& f, uint64_t max,
                           const std::vector<Magic>& magic, const std::string& what) {
@@ -90,6 +153,20 @@ void emit_length_function(std::ostringstream& o, const char* fn, const LengthFie
         o << f.width << "-byte" << order << " length at offset " << f.offset << ";\n * total = " << f.header
           << " + value" << (f.scale != 1 ? " * " + std::to_string(f.scale) : "");
         if (f.has_mask || f.shift) o << ", value = (field & " << hex_u64(f.mask) << ") >> " << f.shift;
+        if (f.flag_width) {
+            char mask[8];
+            std::snprintf(mask, sizeof mask, "0x%02x", f.flag_width->mask);
+            o << ";\n * when byte " << f.flag_width->at << " & " << mask << ": a " << f.flag_width->width
+              << "-byte field, total = " << f.flag_width->header << " + value";
+        }
+        for (const LengthEscape& e : f.escapes)
+            o << ";\n * value " << e.value << ": the length is the " << e.width
+              << "-byte integer after the field, total + " << e.width;
+        for (const ExtraBytes& x : f.extras) {
+            char mask[8];
+            std::snprintf(mask, sizeof mask, "0x%02x", x.mask);
+            o << ";\n * total + " << x.bytes << " when byte " << x.at << " & " << mask;
+        }
     } else {
         o << encoding_name(f.encoding) << " length at offset " << f.offset << " (at most " << f.width
           << (f.encoding == LengthEncoding::ascii_decimal || f.encoding == LengthEncoding::ascii_hex ? " digits" : " bytes");
@@ -104,6 +181,10 @@ void emit_length_function(std::ostringstream& o, const char* fn, const LengthFie
       << "\t\t\t\t\t   __u64 *total, __u64 *value)\n{\n";
     switch (f.encoding) {
     case LengthEncoding::uint:
+        if (f.conditional()) {
+            emit_conditional_uint(o, f);
+            break;
+        }
         o << "\t__u8 f[" << f.width << "];\n\t__u64 v;\n\n"
           << "\tif (room < " << f.field_end() << ")\n\t\treturn SF_NEED_MORE;\n"
           << "\tif (sf_load(cur, pos + " << off << ", f, sizeof(f)) < 0)\n\t\treturn SF_NEED_MORE;\n\tv = ";
@@ -166,7 +247,9 @@ void emit_length_function(std::ostringstream& o, const char* fn, const LengthFie
         break;
     }
     }
-    for (const Magic& m : magic) {
+    std::vector<Magic> checks = magic;
+    checks.insert(checks.end(), f.magic.begin(), f.magic.end());
+    for (const Magic& m : checks) {
         o << "\t{ /* magic \"" << comment_safe(escape_bytes(m.bytes)) << "\" at " << m.offset << " */\n"
           << "\t\t__u8 m[" << m.bytes.size() << "];\n\n"
           << "\t\tif (sf_load(cur, pos + " << m.offset << ", m, sizeof(m)) < 0)\n\t\t\treturn SF_NEED_MORE;\n"
@@ -182,7 +265,9 @@ void emit_length_function(std::ostringstream& o, const char* fn, const LengthFie
     if (!f.fixed_width())
         o << "\t/* one verifier state for every field size, not one per size */\n"
           << "\tfb = sf_opaque(cur, fb);\n\tv = sf_opaque(cur, v);\n";
-    if (f.fixed_width()) {
+    if (f.conditional()) {
+        o << "\t*total = sf_total(v, " << f.scale << ", base, 0);\n";
+    } else if (f.fixed_width()) {
         if (f.scale != 1 || f.width == 8)
             o << "\t*total = sf_total(v, " << f.scale << ", " << f.header << ", 0);\n";
         else

@@ -94,6 +94,22 @@ public:
     }
 
     const toml::table& table() const { return table_; }
+    const std::string& prefix() const { return prefix_; }
+    const std::string& source() const { return source_; }
+
+    // [[key]] items as readers ("length.escape."), or none; fails unless an array of tables.
+    std::vector<TableReader> tables(std::string_view key, size_t most, std::string_view what) const {
+        std::vector<TableReader> out;
+        const toml::node* n = find(key);
+        if (!n) return out;
+        const toml::array* arr = n->as_array();
+        if (!arr || !arr->is_array_of_tables() || arr->empty() || arr->size() > most)
+            fail(n, key,
+                 "must be 1 to " + std::to_string(most) + " [[" + prefix_ + std::string(key) + "]] tables, each with " +
+                     std::string(what));
+        for (const auto& item : *arr) out.emplace_back(*item.as_table(), prefix_ + std::string(key) + ".", source_);
+        return out;
+    }
 
 private:
     const toml::table& table_;
@@ -135,9 +151,74 @@ std::string one_byte_string(const TableReader& r, std::string_view key) {
     return v.value_or("");
 }
 
+// A flag condition: `byte` (inside the length field's span, so readable with it) and a non-zero 8-bit `mask`.
+void read_flag(const TableReader& r, const LengthField& f, uint32_t& at, uint8_t& mask) {
+    std::string span = range_text(0, f.field_end() - 1) + " (a byte before the end of the length field)";
+    auto b = r.integer("byte", 0, f.field_end() - 1, span);
+    if (!b) r.fail(nullptr, "byte", "is required; allowed: " + span);
+    auto m = r.integer("mask", 1, 255, "a non-zero 8-bit mask, 0x01 to 0xff");
+    if (!m) r.fail(nullptr, "mask", "is required; allowed: a non-zero 8-bit mask, 0x01 to 0xff");
+    at = static_cast<uint32_t>(*b);
+    mask = static_cast<uint8_t>(*m);
+}
+
+uint32_t read_uint_width(const TableReader& r, std::string_view key) {
+    auto w = r.integer(key, 1, 8, "1, 2, 3, 4 or 8");
+    if (!w) r.fail(nullptr, key, "is required; allowed: 1, 2, 3, 4 or 8");
+    if (*w >= 5 && *w <= 7) r.fail(r.find(key), key, std::to_string(*w) + " is not allowed; allowed: 1, 2, 3, 4 or 8");
+    return static_cast<uint32_t>(*w);
+}
+
+// [[length.escape]], [length.flag_width], [[length.extra]]: uint fields only.
+void read_conditional(const TableReader& r, LengthField& f) {
+    uint64_t field_max = f.mask >> f.shift;
+    for (const TableReader& er : r.tables("escape", 4, "value and width")) {
+        er.allow_only({"value", "width"});
+        std::string allowed = range_text(0, field_max) + " (what the masked field can hold)";
+        auto value = er.integer("value", 0, field_max, allowed);
+        if (!value) er.fail(nullptr, "value", "is required; allowed: " + allowed);
+        for (const LengthEscape& e : f.escapes)
+            if (e.value == *value) er.fail(er.find("value"), "value", std::to_string(*value) + " is given twice");
+        f.escapes.push_back({*value, read_uint_width(er, "width")});
+    }
+    if (const toml::node* fw = r.find("flag_width")) {
+        if (!fw->is_table()) r.fail(fw, "flag_width", "must be a table: [" + r.prefix() + "flag_width]");
+        if (!f.escapes.empty()) r.fail(fw, "flag_width", "give either [[escape]] or [flag_width], not both");
+        TableReader wr(*fw->as_table(), r.prefix() + "flag_width.", r.source());
+        wr.allow_only({"byte", "mask", "width", "header"});
+        FlagWidth w;
+        read_flag(wr, f, w.at, w.mask);
+        w.width = read_uint_width(wr, "width");
+        w.header = wr.integer("header", f.offset + w.width, kSmallLimit,
+                              range_text(f.offset + w.width, kSmallLimit) + " (at least the end of the wide field)")
+                       .value_or(f.offset + w.width);
+        f.flag_width = w;
+    }
+    for (const TableReader& xr : r.tables("extra", 4, "byte, mask and bytes")) {
+        xr.allow_only({"byte", "mask", "bytes"});
+        ExtraBytes x;
+        read_flag(xr, f, x.at, x.mask);
+        auto n = xr.integer("bytes", 1, 65535, range_text(1, 65535));
+        if (!n) xr.fail(nullptr, "bytes", "is required; allowed: " + range_text(1, 65535));
+        x.bytes = static_cast<uint32_t>(*n);
+        f.extras.push_back(x);
+    }
+    if (f.conditional()) {
+        // The total must cover every field byte read, whichever form a message takes.
+        if (f.header < f.field_end())
+            r.fail(r.find("header"), "header",
+                   std::to_string(f.header) + " is below the end of the length field (" +
+                       std::to_string(f.field_end()) +
+                       "); with escape, flag_width or extra the length cannot count the header");
+        if (r.find("special_values"))
+            r.fail(r.find("special_values"), "special_values", "cannot be combined with escape, flag_width or extra");
+    }
+}
+
 LengthField read_length(const TableReader& r) {
     r.allow_only({"offset", "width", "byte_order", "header", "scale", "mask", "shift", "min_message", "encoding",
-                  "adjust", "digits", "terminator", "special_values", "special_total"});
+                  "adjust", "digits", "terminator", "special_values", "special_total", "escape", "flag_width",
+                  "extra"});
     LengthField f;
     const EncodingInfo* enc = &kEncodings[0];
     if (auto e = r.string("encoding")) {
@@ -182,8 +263,9 @@ LengthField read_length(const TableReader& r) {
         }
         f.shift = static_cast<uint32_t>(
             r.integer("shift", 0, field_bits - 1, range_text(0, field_bits - 1)).value_or(0));
+        read_conditional(r, f);
     } else {
-        for (const char* k : {"byte_order", "header", "mask", "shift"})
+        for (const char* k : {"byte_order", "header", "mask", "shift", "escape", "flag_width", "extra"})
             if (r.find(k))
                 r.fail(r.find(k), k, std::string("is only for encoding = \"uint\"; with \"") + enc->name +
                                          "\" the total is offset + field bytes + value * scale + adjust");
@@ -281,6 +363,46 @@ bool valid_name(const std::string& n) {
     });
 }
 
+// Protocols a length or a delimiter cannot frame (docs/protocols.md), by the
+// names a user would give them: `sockframe check` says why instead of framing
+// them wrongly. Exact names only: "ssh-banner" (one line) is framable.
+struct Unframable {
+    std::initializer_list<std::string_view> names;
+    const char* why;
+};
+const Unframable kUnframable[] = {
+    {{"resp", "redis", "redis-resp", "resp2", "resp3"},
+     "Redis RESP cannot be framed by a length or a delimiter: a command is *N then N bulk strings, each "
+     "$len\\r\\n<bytes>\\r\\n, so its end needs counted repetition over nested lengths (catalogue F13), and bulk "
+     "data may contain CR LF, so no delimiter works"},
+    {{"http", "http1", "http11", "http-1", "http-1-1", "http1-1", "http-response", "http-responses"},
+     "HTTP/1.1 messages cannot be framed by a length or a delimiter: the body length comes from Content-Length "
+     "(found by text search), from chunked transfer coding or from the connection closing, and depends on the "
+     "request method (HEAD) and status (1xx, 204, 304); frame the header lines with [delimiter] text = \"\\r\\n\" "
+     "only if bodies never occur"},
+    {{"xmpp", "jabber"},
+     "XMPP cannot be framed by a length or a delimiter: a stream is one XML document and a stanza ends at the "
+     "close tag matching its depth-1 start tag, which takes an XML parser"},
+    {{"ssh", "ssh2", "ssh-packets"},
+     "SSH packets cannot be framed after key exchange: the packet length is encrypted (or keyed separately, "
+     "chacha20-poly1305); only the version banner line is framable ([delimiter] text = \"\\r\\n\")"},
+    {{"grpc"},
+     "gRPC cannot be framed on raw TCP: its messages live inside HTTP/2 DATA frames; frame the HTTP/2 "
+     "connection instead (parsers/http2.toml)"},
+};
+
+const char* unframable_reason(std::string_view name) {
+    for (const Unframable& u : kUnframable)
+        for (std::string_view n : u.names)
+            if (n == name) return u.why;
+    return nullptr;
+}
+
+constexpr const char* kFramingKinds =
+    "[length] (a length field: encoding \"uint\", \"leb128\", \"mqtt\", \"ber\", \"ascii-decimal\" or "
+    "\"ascii-hex\"; with [[length.escape]], [length.flag_width], [[length.extra]]) or [delimiter] (text or hex); "
+    "before them optionally [preface] or [first_length]";
+
 }  // namespace
 
 Description parse_description(std::string_view toml_text, std::string_view source_name) {
@@ -294,6 +416,17 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
                                std::string(e.description()));
     }
     TableReader r(root, "", source);
+    // A protocol no description can frame: say why, before any other complaint.
+    if (auto n = root.get("name"); n && n->is_string())
+        if (const char* why = unframable_reason(n->value_or(std::string_view{})))
+            r.fail(n, "name",
+                   std::string(why) + " (docs/protocols.md, \"Cannot be framed by a length or a delimiter\")");
+    // No [length] or [delimiter] but a table sockframe does not know ([chunked], [counted], [xml]...):
+    // a framing kind it lacks. List the kinds there are.
+    for (const auto& [k, v] : root)
+        if (!root.contains("length") && !root.contains("delimiter") && v.is_table() && k.str() != "length" &&
+            k.str() != "delimiter" && k.str() != "preface" && k.str() != "first_length" && k.str() != "trailer")
+            r.fail(&v, k.str(), "is not a framing kind sockframe knows; allowed: " + std::string(kFramingKinds));
     r.allow_only({"name", "summary", "reference", "max_message", "length", "delimiter", "magic", "trailer", "preface",
                   "first_length"});
 
@@ -378,10 +511,23 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
         uint64_t max = d.max_message;
         if (auto fm = fr.integer("max_message", 1, kMaxMessageLimit, range_text(1, kMaxMessageLimit))) max = *fm;
         copy.erase("max_message");
+        copy.erase("magic");
         TableReader lr(copy, "first_length.", source);
         LengthField f = read_length(lr);
         if (f.field_end() > max)
             fr.fail(nullptr, "max_message", "is smaller than the first message's length field");
+        // [[first_length.magic]]: checked on the first message only (PROXY v2 signature).
+        for (const TableReader& mr : fr.tables("magic", 8, "offset and text or hex")) {
+            mr.allow_only({"offset", "text", "hex"});
+            Magic mg;
+            mg.offset = static_cast<uint32_t>(mr.integer("offset", 0, 65535, range_text(0, 65535)).value_or(0));
+            mg.bytes = read_byte_string(mr, 32);
+            if (mg.offset + mg.bytes.size() > f.field_end())
+                mr.fail(mr.find("offset"), "offset",
+                        "magic bytes must end by byte " + std::to_string(f.field_end()) +
+                            ", where the first message's length field ends");
+            f.magic.push_back(mg);
+        }
         d.first = FirstMessage{"", f, max};
     }
     return d;
@@ -411,6 +557,19 @@ std::string explain_length(const LengthField& f, uint64_t max, const char* whose
         }
         o << "Message size = " << f.header << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value")
           << " bytes" << (f.header == 0 ? " (the length counts the whole message)" : "") << ".\n";
+        if (f.flag_width)
+            o << "When byte " << f.flag_width->at << " has a bit of 0x" << std::hex << unsigned{f.flag_width->mask}
+              << std::dec << " set, the field is " << f.flag_width->width
+              << " bytes wide instead (no mask) and size = " << f.flag_width->header
+              << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value") << ".\n";
+        for (const LengthEscape& e : f.escapes)
+            o << "A value of " << e.value << " means the length is the " << e.width << "-byte"
+              << (e.width > 1 ? (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian") : "")
+              << " integer that follows the field, and the size grows by those " << e.width << " bytes.\n";
+        for (const ExtraBytes& x : f.extras)
+            o << "When byte " << x.at << " has a bit of 0x" << std::hex << unsigned{x.mask} << std::dec << " set, "
+              << x.bytes << " more header byte" << (x.bytes > 1 ? "s follow" : " follows")
+              << " (counted in the size).\n";
         break;
     case LengthEncoding::leb128:
         o << whose << " has a base-128 varint length (7 bits per byte, low group first, at most " << f.width
@@ -435,6 +594,8 @@ std::string explain_length(const LengthField& f, uint64_t max, const char* whose
         if (f.adjust) o << (f.adjust > 0 ? " + " : " - ") << (f.adjust > 0 ? f.adjust : -f.adjust);
         o << " bytes.\n";
     }
+    for (const Magic& m : f.magic)
+        o << whose << " must have \"" << escape_bytes(m.bytes) << "\" at byte " << m.offset << ".\n";
     if (!f.special_values.empty()) {
         o << "The values";
         for (uint64_t v : f.special_values) o << " " << v;

@@ -26,6 +26,35 @@ enum class LengthEncoding {
 // For every encoding but uint: total = offset + field bytes (terminator included)
 // + value * scale + adjust.
 
+// Constant bytes every message carries at a fixed offset (BGP marker, TPKT version).
+struct Magic {
+    uint32_t offset = 0;
+    std::string bytes;
+};
+
+// uint only: a field value that stands for a wider big/little-endian length
+// right after the field (WebSocket: 126 -> 16 bits, 127 -> 64 bits follow).
+struct LengthEscape {
+    uint64_t value = 0;
+    uint32_t width = 0;  // 1, 2, 3, 4 or 8
+};
+
+// uint only: `bytes` more header bytes when (byte `at` & mask) != 0 (WebSocket masking key).
+struct ExtraBytes {
+    uint32_t at = 0;
+    uint8_t mask = 0;
+    uint32_t bytes = 0;
+};
+
+// uint only: when (byte `at` & mask) != 0 the field at the same offset is `width`
+// bytes wide, read without mask or shift, and total = header + value * scale (ZMTP LONG).
+struct FlagWidth {
+    uint32_t at = 0;
+    uint8_t mask = 0;
+    uint32_t width = 0;
+    uint64_t header = 0;
+};
+
 struct LengthField {
     uint32_t offset = 0;          // bytes from message start to the field
     uint32_t width = 0;           // uint: 1, 2, 3, 4 or 8; variable encodings: most bytes the field may take
@@ -45,6 +74,15 @@ struct LengthField {
     uint64_t special_total = 0;
     uint64_t implied_min = 0;     // set by the description: room for a trailer after the field
 
+    // uint only, all optional (F4 escape-coded and flag-selected widths, F5 conditional bytes):
+    std::vector<LengthEscape> escapes;    // value -> a wider field follows; total += its width
+    std::optional<FlagWidth> flag_width;  // a flag bit selects a wider field
+    std::vector<ExtraBytes> extras;       // a flag bit adds header bytes; total += bytes
+    // Checked with this rule, after the field: [[first_length.magic]] (PROXY v2 signature).
+    std::vector<Magic> magic;
+
+    bool conditional() const { return !escapes.empty() || flag_width || !extras.empty(); }
+
     bool fixed_width() const { return encoding == LengthEncoding::uint; }
     // End of the field for uint; for variable encodings the end of its shortest form.
     uint64_t field_end() const {
@@ -58,12 +96,6 @@ struct LengthField {
         uint64_t m = min_message > field_end() ? min_message : field_end();
         return m > implied_min ? m : implied_min;
     }
-};
-
-// Constant bytes every message carries at a fixed offset (BGP marker, TPKT version).
-struct Magic {
-    uint32_t offset = 0;
-    std::string bytes;
 };
 
 // The stream's first message, framed by its own rule, then the main rule applies.

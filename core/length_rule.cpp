@@ -30,6 +30,12 @@ int digit_value(uint8_t c, bool hex) {
     return -1;
 }
 
+uint64_t read_uint(const uint8_t* p, uint32_t width, ByteOrder order) {
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < width; i++) v = (v << 8) | p[order == ByteOrder::big ? i : width - 1 - i];
+    return v;
+}
+
 LengthProbe malformed(uint64_t at) { return {LengthProbe::error, 0, FramingErrorKind::bad_length_field, at}; }
 
 }  // namespace
@@ -37,15 +43,27 @@ LengthProbe malformed(uint64_t at) { return {LengthProbe::error, 0, FramingError
 LengthProbe probe_length(const LengthField& f, uint64_t max_message, const std::vector<Magic>& magic,
                          const uint8_t* p, size_t avail) {
     const uint64_t off = f.offset;
-    uint64_t v = 0, field_bytes = 0;
+    uint64_t v = 0, field_bytes = 0, base = f.header;
     switch (f.encoding) {
     case LengthEncoding::uint:
         if (avail < off + f.width) return {};
-        for (uint32_t i = 0; i < f.width; i++) {
-            uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
-            v = (v << 8) | p[off + idx];
+        // Flag bytes lie inside the short field's span: readable now.
+        if (f.flag_width && (p[f.flag_width->at] & f.flag_width->mask)) {
+            if (avail < off + f.flag_width->width) return {};
+            v = read_uint(p + off, f.flag_width->width, f.byte_order);
+            base = f.flag_width->header;
+        } else {
+            v = (read_uint(p + off, f.width, f.byte_order) & f.mask) >> f.shift;
+            for (const LengthEscape& e : f.escapes) {
+                if (v != e.value) continue;
+                if (avail < off + f.width + e.width) return {};
+                v = read_uint(p + off + f.width, e.width, f.byte_order);
+                base += e.width;
+                break;
+            }
         }
-        v = (v & f.mask) >> f.shift;
+        for (const ExtraBytes& x : f.extras)
+            if (p[x.at] & x.mask) base += x.bytes;
         field_bytes = f.width;
         break;
     case LengthEncoding::leb128:
@@ -101,14 +119,15 @@ LengthProbe probe_length(const LengthField& f, uint64_t max_message, const std::
         break;
     }
     }
-    for (const Magic& m : magic)
-        for (size_t i = 0; i < m.bytes.size(); i++)
-            if (p[m.offset + i] != static_cast<uint8_t>(m.bytes[i]))
-                return {LengthProbe::error, 0, FramingErrorKind::bad_magic, m.offset};
+    for (const auto* list : {&magic, &f.magic})
+        for (const Magic& m : *list)
+            for (size_t i = 0; i < m.bytes.size(); i++)
+                if (p[m.offset + i] != static_cast<uint8_t>(m.bytes[i]))
+                    return {LengthProbe::error, 0, FramingErrorKind::bad_magic, m.offset};
     if (std::find(f.special_values.begin(), f.special_values.end(), v) != f.special_values.end())
         return {LengthProbe::known, f.special_total, {}, 0};
-    uint64_t total = f.fixed_width() ? length_total(v, f.scale, f.header, 0)
-                                     : length_total(v, f.scale, off + field_bytes, f.adjust);
+    uint64_t total =
+        f.fixed_width() ? length_total(v, f.scale, base, 0) : length_total(v, f.scale, off + field_bytes, f.adjust);
     if (total > max_message) return {LengthProbe::error, 0, FramingErrorKind::too_long, total};
     if (total < f.effective_min()) return {LengthProbe::error, 0, FramingErrorKind::too_short, total};
     return {LengthProbe::known, total, {}, 0};

@@ -30,11 +30,82 @@ std::optional<std::vector<uint8_t>> field_for_total(const LengthField& f, uint64
     return std::nullopt;
 }
 
+void put_uint(std::vector<uint8_t>& m, uint64_t at, uint32_t width, ByteOrder order, uint64_t v) {
+    for (uint32_t i = 0; i < width; i++)
+        m[at + (order == ByteOrder::big ? width - 1 - i : i)] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+bool fits(uint64_t v, uint32_t width) {
+    return width >= 8 || v < (1ULL << (8 * width));
+}
+
+// Every head (the bytes up to the end of the field, flags and magic) of a
+// `total`-byte message under a uint rule with escape/flag_width/extra: one per
+// form (short, each escape or the wide field, times each set of extras) that
+// can say `total`. The probe is the oracle: forms whose flag and field bits
+// collide are left out.
+std::vector<std::vector<uint8_t>> conditional_heads(const LengthField& f, uint64_t max, const std::vector<Magic>& magic,
+                                                    uint64_t total) {
+    std::vector<std::vector<uint8_t>> out;
+    size_t forms = 1 + (f.flag_width ? 1 : f.escapes.size());
+    for (size_t form = 0; form < forms; form++) {
+        for (uint32_t set = 0; set < (1u << f.extras.size()); set++) {
+            uint64_t base = f.header;
+            const LengthEscape* esc = nullptr;
+            bool wide = f.flag_width && form == 1;
+            if (wide) base = f.flag_width->header;
+            if (!f.flag_width && form > 0) {
+                esc = &f.escapes[form - 1];
+                base += esc->width;
+            }
+            for (size_t i = 0; i < f.extras.size(); i++)
+                if (set & (1u << i)) base += f.extras[i].bytes;
+            if (total < base || (total - base) % f.scale) continue;
+            uint64_t v = (total - base) / f.scale;
+            uint64_t head = f.field_end() + (esc ? esc->width : 0);
+            if (wide) head = std::max<uint64_t>(head, f.offset + f.flag_width->width);
+            for (const Magic& mg : magic) head = std::max<uint64_t>(head, mg.offset + mg.bytes.size());
+            for (const Magic& mg : f.magic) head = std::max<uint64_t>(head, mg.offset + mg.bytes.size());
+            std::vector<uint8_t> m(head, 0x5a);
+            if (wide) {
+                if (!fits(v, f.flag_width->width)) continue;
+                put_uint(m, f.offset, f.flag_width->width, f.byte_order, v);
+            } else {
+                uint64_t short_value = esc ? esc->value : v;
+                if (esc && !fits(v, esc->width)) continue;
+                auto field = encode_length_field(f, short_value);
+                if (!field) continue;
+                for (uint32_t i = 0; i < f.width; i++)
+                    m[f.offset + i] = static_cast<uint8_t>((m[f.offset + i] & ~(*field)[f.width + i]) | (*field)[i]);
+                if (esc) put_uint(m, f.field_end(), esc->width, f.byte_order, v);
+            }
+            if (f.flag_width) {
+                uint8_t& b = m[f.flag_width->at];
+                b = wide ? (b | f.flag_width->mask) : (b & ~f.flag_width->mask);
+            }
+            for (size_t i = 0; i < f.extras.size(); i++) {
+                uint8_t& b = m[f.extras[i].at];
+                b = (set & (1u << i)) ? (b | f.extras[i].mask) : (b & ~f.extras[i].mask);
+            }
+            for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+            for (const Magic& mg : f.magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+            LengthProbe p = probe_length(f, max, magic, m.data(), m.size());
+            if (p.state == LengthProbe::known && p.total == total) out.push_back(std::move(m));
+        }
+    }
+    return out;
+}
+
 // The message's first bytes (up to the end of its length field and magic), or
 // nullopt if `total` is not a legal size. Cheap: no payload is built.
 std::optional<std::vector<uint8_t>> legal_head(const LengthField& f, uint64_t max, const std::vector<Magic>& magic,
                                                const std::string& trailer, uint64_t total) {
     if (total == 0 || total > max || total < f.effective_min()) return std::nullopt;
+    if (f.conditional()) {
+        for (auto& h : conditional_heads(f, max, magic, total))
+            if (h.size() + trailer.size() <= total) return h;
+        return std::nullopt;
+    }
     auto field = field_for_total(f, total);
     uint64_t field_size = f.fixed_width() ? f.width : field ? field->size() : 0;
     if (!field || f.offset + field_size + trailer.size() > total) return std::nullopt;
@@ -48,6 +119,7 @@ std::optional<std::vector<uint8_t>> legal_head(const LengthField& f, uint64_t ma
         std::copy(field->begin(), field->end(), m.begin() + f.offset);
     }
     for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+    for (const Magic& mg : f.magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
     // The oracle must agree that this starts one message of `total` bytes.
     LengthProbe p = probe_length(f, max, magic, m.data(), m.size());
     if (p.state != LengthProbe::known || p.total != total) return std::nullopt;
@@ -59,15 +131,23 @@ std::optional<std::vector<uint8_t>> build_with_rule(const LengthField& f, uint64
     auto head = legal_head(f, max, magic, trailer, total);
     if (!head) return std::nullopt;
     std::vector<uint8_t> m = random_bytes(total, rng);
-    if (f.fixed_width()) {
+    if (f.conditional()) {
+        // Any of the forms that can say `total`, e.g. masked or not, 7-bit or escaped.
+        auto heads = conditional_heads(f, max, magic, total);
+        std::erase_if(heads, [&](const auto& h) { return h.size() + trailer.size() > total; });
+        const auto& h = heads[rng() % heads.size()];
+        std::copy(h.begin(), h.end(), m.begin());
+    } else if (f.fixed_width()) {
         auto field = field_for_total(f, total);
         for (uint32_t i = 0; i < f.width; i++) m[f.offset + i] = (m[f.offset + i] & ~(*field)[i + f.width]) | (*field)[i];
         for (size_t i = 0; i < head->size(); i++)
             if (i < f.offset || i >= f.offset + f.width) m[i] = (*head)[i] == 0x5a ? m[i] : (*head)[i];
         for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+        for (const Magic& mg : f.magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
     } else {
         std::copy(head->begin() + f.offset, head->end(), m.begin() + f.offset);
         for (const Magic& mg : magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
+        for (const Magic& mg : f.magic) std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
     }
     if (!trailer.empty()) std::copy(trailer.begin(), trailer.end(), m.end() - static_cast<long>(trailer.size()));
     return m;
@@ -145,8 +225,10 @@ uint64_t largest_field_value(const LengthField& f) {
 uint64_t largest_message(const Description& d) {
     if (!d.is_length()) return d.max_message;
     const LengthField& lf = d.length();
-    uint64_t top = lf.fixed_width() ? length_total(largest_field_value(lf), lf.scale, lf.header, 0)
-                                    : length_total(largest_field_value(lf), lf.scale, lf.offset + lf.width + 1, lf.adjust);
+    uint64_t top = lf.conditional() ? ~0ULL  // escapes and wide fields reach far beyond the short field
+                   : lf.fixed_width()
+                       ? length_total(largest_field_value(lf), lf.scale, lf.header, 0)
+                       : length_total(largest_field_value(lf), lf.scale, lf.offset + lf.width + 1, lf.adjust);
     for (uint64_t t = std::min(d.max_message, top), tries = 0; t > 0 && tries < 4096; t--, tries++)
         if (legal_head(d.length(), d.max_message, d.magic, d.trailer, t)) return t;
     // Sparse encodings (scale, small fields): search down by the field's own values.
