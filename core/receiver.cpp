@@ -7,6 +7,7 @@
 
 #include "bpf_codegen.hpp"
 #include "bpf_compiler.hpp"
+#include "delivery_probe.hpp"
 #include "kernel_receiver.hpp"
 
 namespace sockframe {
@@ -40,6 +41,13 @@ std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOpti
         auto r = make_kernel_receiver(desc, object, o.load, &info);
         t.load_ms = info.load_ms;
         t.verified_insns = info.verified_insns;
+        if (o.probe) {
+            auto start = std::chrono::steady_clock::now();
+            std::string failed = probe_kernel_delivery(*r, *desc);
+            t.probe_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            if (!failed.empty())
+                throw BpfLoadError("the kernel path failed its start-up probe on this kernel: " + failed, EIO);
+        }
         if (timings) *timings = t;
         return r;
     } catch (const std::exception& e) {

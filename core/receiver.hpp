@@ -23,6 +23,9 @@ struct ReceiverOptions {
     LoadOptions load;
     std::string object_path;  // a parser built by `sockframe build`; generated and compiled if empty
     std::function<void(const std::string&)> warn;  // the fallback warning (default: stderr)
+    // Carry a few messages through the loaded kernel path on a throwaway loopback
+    // connection before returning it; a failure counts as "kernel path unavailable".
+    bool probe = true;
 };
 
 struct ReceiverTimings {
@@ -30,6 +33,7 @@ struct ReceiverTimings {
     bool from_cache = false;
     double load_ms = 0;
     uint32_t verified_insns = 0;
+    double probe_ms = 0;  // the start-up delivery probe (0 if not run)
 };
 
 std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOptions& options = {},

@@ -81,9 +81,9 @@ int serve(const Description& d, const ServeOptions& o) {
 
     std::fprintf(stderr, "sockframe: serving %s on %s (%s path", d.name.c_str(), o.listen.c_str(), receiver->mode());
     if (std::string(receiver->mode()) == "kernel")
-        std::fprintf(stderr, "; parser %s, loaded in %.1f ms, %u instructions verified",
+        std::fprintf(stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
                      t.from_cache ? "from cache" : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
-                     t.load_ms, t.verified_insns);
+                     t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
 
     std::map<long, std::unique_ptr<Connection>> conns;

@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "delivery_probe.hpp"
 #include "kernel_harness.hpp"
 #include "message_builder.hpp"
 #include "userspace_framer.hpp"
@@ -497,6 +498,20 @@ TEST_CASE("slow reader: past the in-flight limit the kernel hands off, the clien
     CHECK(bad == 0);
     CHECK(std::string(conn->mode()) == "handed-off");
     close(c);
+}
+
+TEST_CASE("start-up probe: a kernel receiver is probed before use; the probe checks the path it ran on") {
+    Description d = shipped("http2");  // a preface, then length frames
+    ReceiverOptions o;
+    o.mode = Mode::kernel;
+    ReceiverTimings t;
+    auto r = open_receiver(d, o, &t);
+    CHECK(t.probe_ms > 0);
+    CHECK(probe_kernel_delivery(*r, d) == "");
+    // The same probe through the userspace framer delivers the messages but says it
+    // did not stay on the kernel path: the probe checks the path, not only the bytes.
+    auto u = make_userspace_receiver(std::make_shared<const Description>(d));
+    CHECK(probe_kernel_delivery(*u, d) == "the probe connection left the kernel path (userspace)");
 }
 
 TEST_CASE("map full: a clear error naming the limit and --max-connections") {
