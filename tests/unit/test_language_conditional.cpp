@@ -296,3 +296,30 @@ TEST_CASE("check explains protocols that cannot be framed, and framing kinds tha
                   "[[length.escape]], [length.flag_width], [[length.extra]]) or [delimiter]",
                   0) == 0);
 }
+
+TEST_CASE("zmtp: the 64-byte greeting (libzmq's signature, NULL mechanism), then frames; a 2.0 peer") {
+    const Description& d = shipped("zmtp");
+    Bytes greeting = cat({{0xff, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x7f, 0x03, 0x01},
+                          {'N', 'U', 'L', 'L'},
+                          filled(16, 0),
+                          {0x00},
+                          filled(31, 0)});
+    REQUIRE(greeting.size() == 64);
+    Bytes ready = cat({{0x04, 0x19, 0x05, 'R', 'E', 'A', 'D', 'Y'}, filled(19, 0)});
+    Bytes msg = {0x00, 0x03, 'a', 'b', 'c'};
+    Outcome o = frame_all_ways(d, cat({greeting, ready, msg}));
+    CHECK(o.error == "");
+    REQUIRE(o.messages.size() == 3);
+    CHECK(o.messages[0] == greeting);
+    CHECK(o.messages[2] == msg);
+    Bytes v2 = greeting;
+    v2[10] = 0x01;  // ZMTP 2.0 revision byte
+    o = frame_all_ways(d, v2);
+    CHECK(o.error == "too_short");
+    CHECK(o.error_value == 62);
+    Bytes no_sig = greeting;
+    no_sig[9] = 0x00;
+    o = frame_all_ways(d, no_sig);
+    CHECK(o.error == "bad_magic");
+    CHECK(o.error_value == 9);
+}
