@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <algorithm>
@@ -24,7 +26,15 @@ uint64_t tcp_payload_bytes_received(int fd) {
 }
 
 StallWatchdog::StallWatchdog(const BpfParserProgram& program, std::chrono::milliseconds timeout)
-    : program_(program), timeout_(timeout), thread_([this] { run(); }) {}
+    : program_(program), timeout_(timeout) {
+    // The thread is born with every signal blocked: signals stay the application's
+    // (a server that reads SIGTERM from a signalfd must not be killed through this thread).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    thread_ = std::thread([this] { run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
 
 StallWatchdog::~StallWatchdog() {
     {
