@@ -39,6 +39,10 @@ FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t va
         std::string bytes;
         for (const Magic& m : d.magic)
             if (m.offset == value) bytes = m.bytes;
+        // The first message's own magic ([[first_length.magic]]), for an error at stream offset 0.
+        if (offset == 0 && d.first && d.first->length)
+            for (const Magic& m : d.first->length->magic)
+                if (m.offset == value) bytes = m.bytes;
         e.message = "message does not have \"" + escape_bytes(bytes) + "\" at byte " + std::to_string(value) + at;
         break;
     }
