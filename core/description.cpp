@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -526,6 +527,11 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
                 mr.fail(mr.find("offset"), "offset",
                         "magic bytes must end by byte " + std::to_string(f.field_end()) +
                             ", where the first message's length field ends");
+            // A constant length field would leave one size, usually an illegal one.
+            if (mg.offset + mg.bytes.size() > f.offset && mg.offset < f.field_end())
+                mr.fail(mr.find("offset"), "offset",
+                        "magic bytes must not overlap the length field (bytes " + std::to_string(f.offset) + " to " +
+                            std::to_string(f.field_end() - 1) + ")");
             f.magic.push_back(mg);
         }
         d.first = FirstMessage{"", f, max};
@@ -558,8 +564,8 @@ std::string explain_length(const LengthField& f, uint64_t max, const char* whose
         o << "Message size = " << f.header << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value")
           << " bytes" << (f.header == 0 ? " (the length counts the whole message)" : "") << ".\n";
         if (f.flag_width)
-            o << "When byte " << f.flag_width->at << " has a bit of 0x" << std::hex << unsigned{f.flag_width->mask}
-              << std::dec << " set, the field is " << f.flag_width->width
+            o << "When byte " << f.flag_width->at << " has a bit of 0x" << std::hex << std::setw(2) << std::setfill('0')
+              << unsigned{f.flag_width->mask} << std::dec << " set, the field is " << f.flag_width->width
               << " bytes wide instead (no mask) and size = " << f.flag_width->header
               << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value") << ".\n";
         for (const LengthEscape& e : f.escapes)
@@ -567,9 +573,9 @@ std::string explain_length(const LengthField& f, uint64_t max, const char* whose
               << (e.width > 1 ? (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian") : "")
               << " integer that follows the field, and the size grows by those " << e.width << " bytes.\n";
         for (const ExtraBytes& x : f.extras)
-            o << "When byte " << x.at << " has a bit of 0x" << std::hex << unsigned{x.mask} << std::dec << " set, "
-              << x.bytes << " more header byte" << (x.bytes > 1 ? "s follow" : " follows")
-              << " (counted in the size).\n";
+            o << "When byte " << x.at << " has a bit of 0x" << std::hex << std::setw(2) << std::setfill('0')
+              << unsigned{x.mask} << std::dec << " set, " << x.bytes << " more header byte"
+              << (x.bytes > 1 ? "s follow" : " follows") << " (counted in the size).\n";
         break;
     case LengthEncoding::leb128:
         o << whose << " has a base-128 varint length (7 bits per byte, low group first, at most " << f.width

@@ -706,10 +706,18 @@ std::string random_description_once(std::mt19937_64& rng, const std::string& nam
             extra += "\n[preface]\nhex = \"" + to_hex({reinterpret_cast<const uint8_t*>(pre.data()), pre.size()}) + "\"\n";
         } else {
             uint64_t w = std::vector<uint64_t>{1, 2, 4}[uni(rng, 0, 2)];
+            uint64_t first_offset = chance(rng, 50) ? uni(rng, 0, 4) : 0;
             extra += "\n[first_length]\nwidth = " + std::to_string(w) + "\n";
-            if (chance(rng, 50)) extra += "offset = " + std::to_string(uni(rng, 0, 4)) + "\n";
+            if (first_offset || chance(rng, 20)) extra += "offset = " + std::to_string(first_offset) + "\n";
             if (chance(rng, 50)) extra += "header = 0\n";
             extra += "max_message = " + std::to_string(uni(rng, 8, 600)) + "\n";
+            if (first_offset && chance(rng, 60)) {  // checked on the first message only (PROXY v2's signature)
+                uint64_t at = uni(rng, 0, first_offset - 1), n = uni(rng, 1, std::min<uint64_t>(4, first_offset - at));
+                std::string m;
+                for (uint64_t i = 0; i < n; i++) m += static_cast<char>(uni(rng, 0, 255));
+                extra += "[[first_length.magic]]\noffset = " + std::to_string(at) + "\nhex = \"" +
+                         to_hex({reinterpret_cast<const uint8_t*>(m.data()), m.size()}) + "\"\n";
+            }
         }
     }
     if (length && chance(rng, 40)) {
@@ -759,11 +767,17 @@ std::string random_description_once(std::mt19937_64& rng, const std::string& nam
         if (offset || chance(rng, 30)) o << "offset = " << offset << "\n";
         o << "width = " << width << "\n";
         if (chance(rng, 70)) o << "byte_order = \"" << (chance(rng, 50) ? "big" : "little") << "\"\n";
-        switch (uni(rng, 0, 9)) {
-        case 0: case 1: case 2: o << "header = 0\n"; break;
-        case 3: case 4: case 5: o << "header = " << uni(rng, 0, fe + 16) << "\n"; break;
-        case 6: o << "header = " << fe << "\n"; break;
-        default: break;  // default: offset + width
+        // escape / flag_width / extra (WebSocket, ZMTP): the header must cover the field
+        bool conditional = chance(rng, 20);
+        if (conditional) {
+            o << "header = " << fe + (chance(rng, 50) ? 0 : uni(rng, 1, 8)) << "\n";
+        } else {
+            switch (uni(rng, 0, 9)) {
+            case 0: case 1: case 2: o << "header = 0\n"; break;
+            case 3: case 4: case 5: o << "header = " << uni(rng, 0, fe + 16) << "\n"; break;
+            case 6: o << "header = " << fe << "\n"; break;
+            default: break;  // default: offset + width
+            }
         }
         if (chance(rng, 30)) {
             static const uint64_t scales[] = {1, 2, 3, 4, 8, 16, 255, 1000};
@@ -784,6 +798,23 @@ std::string random_description_once(std::mt19937_64& rng, const std::string& nam
         }
         if (chance(rng, 30)) o << "shift = " << uni(rng, 0, bits - 1) << "\n";
         if (chance(rng, 30)) o << "min_message = " << uni(rng, 0, std::min<uint64_t>(max, fe + 100)) << "\n";
+        if (conditional) {
+            static const uint32_t wide[] = {1, 2, 4, 8};
+            if (chance(rng, 60)) {
+                for (uint64_t n = uni(rng, 1, 2); n; n--)
+                    o << "[[length.escape]]\nvalue = " << (chance(rng, 50) ? uni(rng, 0, 3) : uni(rng, 124, 255))
+                      << "\nwidth = " << wide[uni(rng, 0, 3)] << "\n";
+            } else if (chance(rng, 70)) {
+                uint32_t w = wide[uni(rng, 0, 3)];
+                o << "[length.flag_width]\nbyte = " << uni(rng, 0, fe - 1) << "\nmask = " << (1u << uni(rng, 0, 7))
+                  << "\nwidth = " << w << "\n";
+                if (chance(rng, 50)) o << "header = " << offset + w + uni(rng, 0, 8) << "\n";
+            }
+            if (chance(rng, 60))
+                for (uint64_t n = uni(rng, 1, 2); n; n--)
+                    o << "[[length.extra]]\nbyte = " << uni(rng, 0, fe - 1) << "\nmask = " << uni(rng, 1, 255)
+                      << "\nbytes = " << uni(rng, 1, 16) << "\n";
+        }
         if (chance(rng, 15)) {  // constant bytes inside the head, checked with the length
             uint64_t at = uni(rng, 0, fe - 1), n = uni(rng, 1, std::min<uint64_t>(4, fe - at));
             std::string m;
@@ -1024,6 +1055,9 @@ std::vector<std::string> description_features(const Description& d) {
         if (f.scale != 1) out.push_back("scale");
         if (f.adjust) out.push_back("adjust");
         if (!f.special_values.empty()) out.push_back("special_values");
+        if (!f.escapes.empty()) out.push_back("escape");
+        if (f.flag_width) out.push_back("flag_width");
+        if (!f.extras.empty()) out.push_back("extra");
         if (!d.magic.empty()) out.push_back("magic");
         if (!d.trailer.empty()) out.push_back("trailer");
     } else {
@@ -1031,6 +1065,7 @@ std::vector<std::string> description_features(const Description& d) {
         out.push_back(n == 1 ? "delimiter/1" : n <= 4 ? "delimiter/2-4" : "delimiter/5-16");
     }
     if (d.first) out.push_back(d.first->length ? "first_length" : "preface");
+    if (d.first && d.first->length && !d.first->length->magic.empty()) out.push_back("first_length.magic");
     return out;
 }
 

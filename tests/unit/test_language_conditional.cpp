@@ -323,3 +323,17 @@ TEST_CASE("zmtp: the 64-byte greeting (libzmq's signature, NULL mechanism), then
     CHECK(o.error == "bad_magic");
     CHECK(o.error_value == 9);
 }
+
+TEST_CASE("first_length.magic: may not overlap the length field; its error names the bytes") {
+    CHECK(
+        error_of("name = \"x\"\nmax_message = 100\n[delimiter]\ntext = \"\\n\"\n[first_length]\noffset = 0\nwidth = 1\n"
+                 "header = 0\n[[first_length.magic]]\noffset = 0\nhex = \"55\"\n") ==
+        "t.toml:10:10: first_length.magic.offset: magic bytes must not overlap the length field (bytes 0 to 0)");
+    const Description& d = shipped("proxy-v2-tls");
+    UserspaceFramer f(d);
+    Bytes tls = {0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+    f.feed({tls.data(), tls.size()});
+    auto r = f.next();
+    REQUIRE(r.status == Status::error);
+    CHECK(r.error->message == "message does not have \"\\r\\n\\r\\n\\x00\\r\\nQUIT\\n\" at byte 0 at stream offset 0");
+}
