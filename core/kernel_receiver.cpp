@@ -224,19 +224,31 @@ private:
             socket_error_ = err;
             // Stop level-triggered hang-up events from spinning the caller while B drains.
             epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, socket_, nullptr);
-            if (!forced && err != SF_EHANDOFF) wait_framing_settled();
+            reset_ = err == ECONNRESET || err == EPIPE;
+            // After a reset strparser is not woken again: whatever it has not taken
+            // stays queued on S and is read directly (take_over), so don't wait for it.
+            if (!forced && err != SF_EHANDOFF && !reset_) wait_framing_settled();
         }
         sf_conn st = state();
         if (received_ < st.forwarded) return {ReadResult::would_block};  // still crossing the pair
         if (received_ > st.forwarded) return fail_kernel("delivery socket carried more than was framed");
-        if (st.handed_off || (watched_ && watched_->forced)) return take_over(st, into);
-        if (st.error) {
+        bool leave = st.handed_off || (watched_ && watched_->forced);
+        if (!leave && st.error) {
             auto kind = static_cast<FramingErrorKind>(st.error);
             if (st.error == SF_ERR_NO_STATE) return fail_kernel("socket had no framing state");
             return {ReadResult::failed, 0, make_error(*desc_, kind, st.error_value, st.forwarded)};
         }
-        if (socket_error_ == ECONNRESET || socket_error_ == EPIPE)
-            return {ReadResult::failed, 0, make_connection_error(st.forwarded, "connection reset by peer")};
+        if (leave || reset_) {
+            if (!left_map_) {
+                // strparser is torn down with S's psock; a batch it was still
+                // forwarding may land in B first: read up to the final count.
+                bpf_map_delete_elem(k_->program->sockets_map(), &cookie_);
+                left_map_ = true;
+                st = state();
+                if (received_ < st.forwarded) return {ReadResult::would_block};
+            }
+            return take_over(st, into);
+        }
         if (socket_error_) return fail_kernel(std::string("kernel framing stopped: ") + std::strerror(socket_error_));
         uint64_t held = bytes_received() - st.forwarded;
         if (held)
@@ -248,6 +260,8 @@ private:
     // The parser handed the connection off (or the watchdog took it): every byte it
     // forwarded has been read from B; the rest is in S's own receive queue, so S
     // leaves the sockmap and is read directly from here on, with TCP flow control.
+    // A reset is handled the same way: TCP keeps what it received before the RST
+    // readable, as on the userspace path, then the reset is reported.
     ReadResult take_over(const sf_conn& st, std::span<uint8_t> into) {
         if (watched_) {
             k_->watchdog->forget(watched_.get());
@@ -255,19 +269,21 @@ private:
             if (read(wake_.fd, &drain, sizeof drain) < 0) {
             }
         }
-        bpf_map_delete_elem(k_->program->sockets_map(), &cookie_);  // strparser is torn down now
-        direct_ = true;
-        set_mode("handed-off");
         // What TCP received beyond the forwarded bytes must all still be queued on S;
         // less means strparser had taken bytes it can no longer give back (the socket
-        // was removed from the sockmap by someone else, mid-message).
+        // was removed from the sockmap by someone else mid-message, or reset while
+        // strparser held part of a message).
         uint64_t unframed = tcp_payload_bytes_received(socket_) - st.forwarded;
         int queued = 0;
         ioctl(socket_, SIOCINQ, &queued);
-        if (static_cast<uint64_t>(queued) < unframed)
+        if (static_cast<uint64_t>(queued) < unframed) {
+            if (reset_) return {ReadResult::failed, 0, make_connection_error(st.forwarded, "connection reset by peer")};
             return fail_kernel(std::to_string(unframed - queued) +
                                " unframed bytes held by the kernel parser were lost when the socket left the "
                                "sockmap (removed by another program?)");
+        }
+        direct_ = true;
+        if (!reset_) set_mode("handed-off");
         epoll_event e{};
         e.events = EPOLLIN | EPOLLRDHUP;
         e.data.fd = socket_;
@@ -280,6 +296,9 @@ private:
         for (;;) {
             ssize_t n = recv(socket_, into.data(), into.size(), MSG_DONTWAIT);
             if (n > 0) return {ReadResult::data, static_cast<size_t>(n)};
+            // SO_ERROR already consumed the reset: after its data, S reads as EOF.
+            if (n == 0 && reset_)
+                return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
             if (n == 0) return {ReadResult::end};
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
@@ -316,7 +335,9 @@ private:
     uint64_t published_ = 0;  // received_ as last written to sf_consumed
     uint64_t publish_step_;
     bool trouble_ = false;
-    bool direct_ = false;  // handed off: S is read directly
+    bool direct_ = false;    // handed off: S is read directly
+    bool left_map_ = false;  // S was removed from the sockmap (by us)
+    bool reset_ = false;     // the peer reset the connection
     int socket_error_ = 0;
     std::shared_ptr<WatchedSocket> watched_;
 };
