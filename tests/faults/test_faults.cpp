@@ -255,9 +255,8 @@ TEST_CASE("peer resets mid-stream: whole messages, then a reset error") {
     }
 }
 
-TEST_CASE("peer resets mid-stream: both paths word it the same" * doctest::may_fail()) {
-    // Bug: kernel_receiver.cpp says "connection reset by peer", connection.cpp (userspace)
-    // says "receive failed: Connection reset by peer"; the rule is the same (connection).
+TEST_CASE("peer resets mid-stream: both paths word it the same") {
+    // Was a bug: the userspace path said "receive failed: Connection reset by peer".
     Description d = shipped("dns");
     Stream s = good_stream(d, 2);
     Got k = run(receiver(d, Mode::kernel), s.bytes, Ending::reset);
@@ -295,7 +294,54 @@ TEST_CASE("1-byte drip of a long message: the kernel path wakes the reader once"
     CHECK(stats["userspace"].reads > 100);  // the contrast the kernel path exists for
 }
 
-TEST_CASE("peer stalls mid-message: no timeout exists, the connection waits (bounded here)") {
+TEST_CASE("peer stalls mid-message with a message timeout: a stalled error naming the bytes held") {
+    Description d = shipped("dns");
+    auto m = good_message(d, 500);
+    auto m0 = good_message(d, 60);
+    for (Mode mode : {Mode::kernel, Mode::userspace}) {
+        CAPTURE(mode == Mode::kernel ? "kernel" : "userspace");
+        static Listener l;
+        auto [c, s] = l.pair();
+        auto conn = receiver(d, mode).adopt(s);
+        conn->set_message_timeout(std::chrono::milliseconds(300));
+        send_all(c, m0.data(), m0.size());
+        send_all(c, m.data(), 200);
+        Got got;
+        receive_until(*conn, got, 2, 5);
+        REQUIRE(got.messages.size() == 1);
+        CHECK(got.messages[0] == m0);
+        CHECK_FALSE(got.timed_out);
+        CHECK(got.error == "peer stalled: no byte for 300 ms inside a message (200 bytes of it received) at stream offset " +
+                               std::to_string(m0.size()));
+        close(c);
+    }
+}
+
+TEST_CASE("message timeout: a slow drip is progress, not a stall (kernel path counts TCP's bytes)") {
+    Description d = shipped("dns");
+    auto m = good_message(d, 40);
+    for (Mode mode : {Mode::kernel, Mode::userspace}) {
+        CAPTURE(mode == Mode::kernel ? "kernel" : "userspace");
+        static Listener l;
+        auto [c, s] = l.pair();
+        auto conn = receiver(d, mode).adopt(s);
+        conn->set_message_timeout(std::chrono::milliseconds(300));
+        std::thread drip([&, c = c] {
+            for (size_t i = 0; i < m.size(); i++) {  // 40 bytes, 100 ms apart: 4 s, each gap < 300 ms
+                send_all(c, m.data() + i, 1);
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        });
+        conn->set_nonblocking(false);
+        Received r = conn->receive();  // blocking: wakes every 75 ms to check the timeout
+        drip.join();
+        REQUIRE(r.status == ReceiveStatus::message);
+        CHECK(std::vector<uint8_t>(r.message.bytes.begin(), r.message.bytes.end()) == m);
+        close(c);
+    }
+}
+
+TEST_CASE("peer stalls mid-message: without a message timeout (the default) the connection waits (bounded here)") {
     Description d = shipped("dns");
     auto m = good_message(d, 500);
     for (Mode mode : {Mode::kernel, Mode::userspace}) {
@@ -306,7 +352,7 @@ TEST_CASE("peer stalls mid-message: no timeout exists, the connection waits (bou
         send_all(c, m.data(), 200);
         Got got;
         receive_until(*conn, got, 1, 0.5);
-        CHECK(got.timed_out);  // documented: no stall timeout yet; the caller's poll bounds the wait
+        CHECK(got.timed_out);  // documented: no message timeout by default; the caller's poll bounds the wait
         CHECK(got.messages.empty());
         send_all(c, m.data() + 200, m.size() - 200);
         Got rest;
