@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "stall_watchdog.hpp"
+
 namespace sockframe {
 
 // Reads this large, whatever the message size: the split happens in userspace.
@@ -21,10 +23,27 @@ Connection::~Connection() {
 Receiver::~Receiver() = default;
 
 void Connection::wait_readable() {
+    // With a message timeout, wake up regularly to check it.
+    int timeout = message_timeout_.count() ? static_cast<int>(std::max<int64_t>(message_timeout_.count() / 4, 1)) : -1;
     pollfd p{poll_fd(), POLLIN, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    while (poll(&p, 1, timeout) < 0 && errno == EINTR) {
     }
     stats_.wakeups++;
+}
+
+// Bytes beyond the last delivered message exist (inside strparser, the delivery
+// pair or the framer's buffer), and the peer has sent nothing for the timeout.
+// Counted from TCP's own byte count, so a slow drip into the kernel's parser is
+// progress although the core sees none of it.
+bool Connection::peer_stalled() {
+    uint64_t received = tcp_payload_bytes_received(socket_);
+    auto now = std::chrono::steady_clock::now();
+    if (received != peer_bytes_) {
+        peer_bytes_ = received;
+        peer_bytes_since_ = now;
+        return false;
+    }
+    return received > offset() && now - peer_bytes_since_ >= message_timeout_;
 }
 
 Received Connection::receive() {
@@ -56,6 +75,11 @@ Received Connection::receive() {
             drained_ = short_read_drains_ && got.bytes < kReadSize;
             break;
         case ReadResult::would_block:
+            if (message_timeout_.count() && peer_stalled()) {
+                final_error_ = make_stalled_error(offset(), peer_bytes_ - offset(),
+                                                  static_cast<uint64_t>(message_timeout_.count()));
+                break;
+            }
             if (nonblocking_) return {ReceiveStatus::would_block, {}, nullptr};
             wait_readable();
             break;

@@ -3,6 +3,7 @@
 // server switches between them with one option.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -48,6 +49,11 @@ public:
     ReceiveStatus receive_batch(std::vector<Message>& out, size_t max = 1024);
 
     void set_nonblocking(bool on) { nonblocking_ = on; }
+    // A peer that sends part of a message and then nothing for `timeout` ends the
+    // connection with a `stalled` error (TCP sockets; 0 = wait forever, the default).
+    // Blocking receive() checks on its own; in non-blocking mode the check runs in
+    // receive(), so poll with a timeout and call receive() when it expires.
+    void set_message_timeout(std::chrono::milliseconds timeout) { message_timeout_ = timeout; }
     // Poll or epoll this for readability; then call receive() until would_block.
     virtual int poll_fd() const = 0;
     // The application's own socket: write replies here.
@@ -82,6 +88,7 @@ protected:
 
 private:
     void wait_readable();
+    bool peer_stalled();
 
     UserspaceFramer framer_;
     const char* mode_;
@@ -90,6 +97,9 @@ private:
     bool drained_ = false;  // short_read_drains_ and the last read was short: the socket was empty after it
     std::optional<FramingError> final_error_;
     ConnectionStats stats_;
+    std::chrono::milliseconds message_timeout_{0};
+    uint64_t peer_bytes_ = UINT64_MAX;  // the peer's byte count when last seen to change
+    std::chrono::steady_clock::time_point peer_bytes_since_{};
 };
 
 // Creates connections for accepted sockets, on one path or the other.

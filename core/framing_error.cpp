@@ -14,6 +14,7 @@ const char* kind_name(FramingErrorKind kind) {
     case FramingErrorKind::truncated: return "truncated";
     case FramingErrorKind::connection: return "connection";
     case FramingErrorKind::kernel: return "kernel";
+    case FramingErrorKind::stalled: return "stalled";
     }
     return "unknown";
 }
@@ -22,14 +23,18 @@ FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t va
                         uint64_t offset, uint64_t needed) {
     FramingError e{kind, value, needed, offset, {}};
     std::string at = " at stream offset " + std::to_string(offset);
+    // At offset 0 a description with a first_length rule is judging the first message by its own bounds.
+    bool first = offset == 0 && d.first && d.first->length;
     switch (kind) {
     case FramingErrorKind::too_long:
         e.message = "length field gives a " + std::to_string(value) + "-byte message, above max_message " +
-                    std::to_string(d.max_message) + at;
+                    std::to_string(first ? d.first->max_message : d.max_message) + at;
         break;
     case FramingErrorKind::too_short:
         e.message = "length field gives a " + std::to_string(value) + "-byte message, below the minimum " +
-                    std::to_string(d.is_length() ? d.length().effective_min() : 0) + at;
+                    std::to_string(first ? d.first->length->effective_min()
+                                         : d.is_length() ? d.length().effective_min() : 0) +
+                    at;
         break;
     case FramingErrorKind::no_delimiter:
         e.message = "no delimiter \"" + escape_bytes(d.is_length() ? "" : d.delimiter().bytes) +
@@ -62,9 +67,17 @@ FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t va
         break;
     case FramingErrorKind::connection:
     case FramingErrorKind::kernel:
+    case FramingErrorKind::stalled:
         e.message = "framing stopped" + at;
         break;
     }
+    return e;
+}
+
+FramingError make_stalled_error(uint64_t offset, uint64_t held, uint64_t timeout_ms) {
+    FramingError e{FramingErrorKind::stalled, held, timeout_ms, offset, {}};
+    e.message = "peer stalled: no byte for " + std::to_string(timeout_ms) + " ms inside a message (" +
+                std::to_string(held) + " bytes of it received) at stream offset " + std::to_string(offset);
     return e;
 }
 

@@ -20,6 +20,7 @@ enum class FramingErrorKind {
     truncated = 10,    // peer closed inside a message
     connection = 11,   // reset, I/O error
     kernel = 12,       // the kernel path failed in a way the parser did not report
+    stalled = 13,      // no byte from the peer for the message timeout, inside a message
 };
 
 struct FramingError {
@@ -34,6 +35,8 @@ struct FramingError {
 FramingError make_error(const Description& d, FramingErrorKind kind, uint64_t value,
                         uint64_t offset, uint64_t needed = 0);
 FramingError make_connection_error(uint64_t offset, std::string what);
+// value = bytes of the incomplete message received, needed = the timeout in ms.
+FramingError make_stalled_error(uint64_t offset, uint64_t held, uint64_t timeout_ms);
 
 // Name of the rule, as printed and as in JSON ("too_long", ...).
 const char* kind_name(FramingErrorKind kind);

@@ -98,9 +98,44 @@ int serve(const Description& d, const ServeOptions& o) {
         conns.erase(it);
     };
 
+    // Receives every whole message of connection `id` that is ready; closes it at its end.
+    auto service = [&](long id) {
+        auto it = conns.find(id);
+        if (it == conns.end()) return;
+        Connection& c = *it->second;
+        const char* mode_before = c.mode();
+        for (;;) {
+            Received r = c.receive();
+            if (c.mode() != mode_before && std::string(c.mode()) == "handed-off") {
+                mode_before = c.mode();
+                std::fprintf(stderr,
+                             "sockframe: connection %ld moved to userspace framing at stream offset %llu "
+                             "(it fell --max-in-flight behind, or the kernel parser stalled)\n",
+                             id, static_cast<unsigned long long>(c.offset()));
+            }
+            if (r.status == ReceiveStatus::message) {
+                messages++;
+                if (!o.quiet) print_message(stdout, o.format, id, r.message.offset, r.message.bytes);
+                if (o.echo && !send_all(c.socket(), r.message.bytes)) {
+                    print_event(stdout, o.format, id, "echo-failed", r.message.offset);
+                    close_conn(id);
+                    return;
+                }
+                if (o.exit_after && messages >= o.exit_after) stop = true;
+                continue;
+            }
+            if (r.status == ReceiveStatus::would_block) return;
+            if (r.status == ReceiveStatus::error) print_error(stdout, o.format, id, *r.error);
+            else print_event(stdout, o.format, id, "closed", c.offset());
+            close_conn(id);
+            return;
+        }
+    };
+    int wait_ms = o.message_timeout_ms ? static_cast<int>(std::max(1u, o.message_timeout_ms / 4)) : -1;
+
     while (!stop) {
         epoll_event events[64];
-        int n = epoll_wait(ep, events, 64, -1);
+        int n = epoll_wait(ep, events, 64, wait_ms);
         if (n < 0 && errno == EINTR) continue;
         for (int i = 0; i < n && !stop; i++) {
             uint64_t tag = events[i].data.u64;
@@ -118,6 +153,7 @@ int serve(const Description& d, const ServeOptions& o) {
                     try {
                         auto c = receiver->adopt(fd);
                         c->set_nonblocking(true);
+                        c->set_message_timeout(std::chrono::milliseconds(o.message_timeout_ms));
                         long id = next_id++;
                         epoll_event ce{};
                         ce.events = EPOLLIN;
@@ -129,39 +165,13 @@ int serve(const Description& d, const ServeOptions& o) {
                     }
                 }
             } else {
-                long id = static_cast<long>(tag - 2);
-                auto it = conns.find(id);
-                if (it == conns.end()) continue;
-                Connection& c = *it->second;
-                const char* mode_before = c.mode();
-                for (;;) {
-                    Received r = c.receive();
-                    if (c.mode() != mode_before && std::string(c.mode()) == "handed-off") {
-                        mode_before = c.mode();
-                        std::fprintf(stderr,
-                                     "sockframe: connection %ld moved to userspace framing at stream offset %llu "
-                                     "(it fell --max-in-flight behind, or the kernel parser stalled)\n",
-                                     id, static_cast<unsigned long long>(c.offset()));
-                    }
-                    if (r.status == ReceiveStatus::message) {
-                        messages++;
-                        if (!o.quiet) print_message(stdout, o.format, id, r.message.offset, r.message.bytes);
-                        if (o.echo && !send_all(c.socket(), r.message.bytes)) {
-                            print_event(stdout, o.format, id, "echo-failed", r.message.offset);
-                            close_conn(id);
-                            break;
-                        }
-                        if (o.exit_after && messages >= o.exit_after) stop = true;
-                        continue;
-                    }
-                    if (r.status == ReceiveStatus::would_block) break;
-                    if (r.status == ReceiveStatus::error) print_error(stdout, o.format, id, *r.error);
-                    else print_event(stdout, o.format, id, "closed", c.offset());
-                    close_conn(id);
-                    break;
-                }
+                service(static_cast<long>(tag - 2));
             }
         }
+        // With a message timeout, every connection's receive() runs now and then: it is
+        // where a peer that stopped inside a message is noticed.
+        if (n == 0)
+            for (auto it = conns.begin(); it != conns.end() && !stop;) service((it++)->first);
     }
     conns.clear();  // leaves the maps before the programs detach
     receiver.reset();

@@ -16,6 +16,7 @@ struct ServeOptions {
     bool quiet = false;            // no per-message lines (benchmarks)
     unsigned max_connections = 1024;
     unsigned long long exit_after = 0;  // stop after this many messages (0: run until a signal)
+    unsigned message_timeout_ms = 0;    // close a peer silent this long inside a message (0: never)
     ReceiverOptions receiver;
 };
 

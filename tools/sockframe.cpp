@@ -36,6 +36,8 @@ const char* kUsage = R"(usage: sockframe COMMAND [options]
                                     (default 4 x max_message, at least 8 MiB)
         --stall-timeout MS          kernel path: move a stalled connection to userspace
                                     framing after MS ms (default 1000; 0 = never)
+        --message-timeout MS        close a peer that sends part of a message and then
+                                    nothing for MS ms, with a `stalled` error (default 0: wait)
         --exit-after N              stop after N messages
         --quiet                     print no per-message lines
   frame DESCRIPTION.toml [FILE|-]   frame a captured byte stream offline
@@ -156,6 +158,7 @@ int cmd_serve(const Args& a) {
     if (a.flag("--per-message")) o.receiver.load.batch_max_msgs = 1;
     o.receiver.load.in_flight_max = number_of(a, "--max-in-flight", 0);
     o.receiver.load.stall_timeout_ms = static_cast<uint32_t>(number_of(a, "--stall-timeout", 1000));
+    o.message_timeout_ms = static_cast<unsigned>(number_of(a, "--message-timeout", 0));
     return cli::serve(d, o);
 }
 
@@ -242,7 +245,7 @@ int main(int argc, char** argv) {
         if (cmd == "build") return cmd_build(parse_args(argc, argv, 2, {"-o"}, {}));
         if (cmd == "serve")
             return cmd_serve(parse_args(argc, argv, 2, {"--listen", "--format", "--max-connections", "--object", "--exit-after",
-                                                           "--max-in-flight", "--stall-timeout"},
+                                                           "--max-in-flight", "--stall-timeout", "--message-timeout"},
                                         {"--echo", "--userspace", "--require-kernel", "--per-message", "--quiet"}));
         if (cmd == "frame") return cmd_frame(parse_args(argc, argv, 2, {"--format"}, {}));
         if (cmd == "list") return cmd_list(parse_args(argc, argv, 2, {}, {}));

@@ -103,6 +103,18 @@ check "serve closed the connection (the client saw EOF)" "grep -q eof $WORK/fe.c
 kill -TERM $FE; wait $FE; rc=$?
 check "serve exits 0 on SIGTERM" "[ $rc = 0 ]"
 
+# --- --message-timeout: a peer silent inside a message is closed with a `stalled` error ---
+P=$(port)
+"$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --message-timeout 300 >"$WORK/mt.out" 2>"$WORK/mt.err" &
+PIDS+=($!); MT=$!
+check "serve with --message-timeout starts" "wait_for $WORK/mt.err 'kernel path' 20"
+# one whole message, then 5 bytes of a 34-byte one, then silence; the client waits for EOF
+timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; printf '\x00\x0c\x01\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x20abc' >&3; cat <&3 >/dev/null; echo eof > $WORK/mt.client"
+check "the whole message before the stall is printed" "grep -q '\"offset\":0,\"len\":14' $WORK/mt.out"
+check "one stalled error line naming the bytes held and the timeout" "grep -qF '{\"conn\":1,\"error\":\"peer stalled: no byte for 300 ms inside a message (5 bytes of it received) at stream offset 14\",\"rule\":\"stalled\",\"offset\":14}' $WORK/mt.out"
+check "serve closed the stalled connection (the client saw EOF)" "grep -q eof $WORK/mt.client"
+kill -TERM $MT; wait $MT
+
 marks_after=$(marks)
 if [ "$marks_after" != "$marks_before" ]; then echo "FAIL: new kernel BUG/WARNING lines in dmesg"; fail=1; fi
 exit $fail

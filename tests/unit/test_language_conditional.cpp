@@ -317,6 +317,13 @@ TEST_CASE("zmtp: the 64-byte greeting (libzmq's signature, NULL mechanism), then
     o = frame_all_ways(d, v2);
     CHECK(o.error == "too_short");
     CHECK(o.error_value == 62);
+    {  // the first message is judged, and worded, by its own bounds
+        UserspaceFramer f(d);
+        f.feed({v2.data(), v2.size()});
+        auto r = f.next();
+        REQUIRE(r.status == UserspaceFramer::Status::error);
+        CHECK(r.error->message == "length field gives a 62-byte message, below the minimum 64 at stream offset 0");
+    }
     Bytes no_sig = greeting;
     no_sig[9] = 0x00;
     o = frame_all_ways(d, no_sig);
