@@ -65,6 +65,7 @@ std::span<uint8_t> UserspaceFramer::write_space(size_t size) {
 void UserspaceFramer::commit(size_t n) { end_ += n; }
 
 void UserspaceFramer::feed(std::span<const uint8_t> bytes) {
+    if (bytes.empty()) return;  // an empty span's data() may be null, which memcpy must not get
     auto space = write_space(bytes.size());
     std::memcpy(space.data(), bytes.data(), bytes.size());
     commit(bytes.size());
