@@ -14,10 +14,12 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
 
+#include "bpf_compiler.hpp"
 #include "delivery_probe.hpp"
 #include "kernel_harness.hpp"
 #include "message_builder.hpp"
@@ -558,6 +560,63 @@ TEST_CASE("start-up probe: a kernel receiver is probed before use; the probe che
     // did not stay on the kernel path: the probe checks the path, not only the bytes.
     auto u = make_userspace_receiver(std::make_shared<const Description>(d));
     CHECK(probe_kernel_delivery(*u, d) == "the probe connection left the kernel path (userspace)");
+}
+
+TEST_CASE("verifier rejection: the error says so, the full log is kept in a file, automatic mode falls back") {
+    // A parser with every map and setting sockframe expects, that reads through a
+    // null pointer: the verifier must refuse it.
+    const char* bad = R"(#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+const volatile __u32 sf_batch_max_msgs = 256;
+const volatile __u32 sf_batch_max_bytes = 65536;
+const volatile __u64 sf_in_flight_max = 0;
+#define SF_MAP(name, kind, value_type) \
+    struct { __uint(type, kind); __uint(max_entries, 16); __type(key, __u64); __type(value, value_type); } name SEC(".maps");
+SF_MAP(sf_sockets, BPF_MAP_TYPE_SOCKHASH, __u64)
+SF_MAP(sf_targets, BPF_MAP_TYPE_SOCKHASH, __u64)
+SF_MAP(sf_conns, BPF_MAP_TYPE_HASH, __u64)
+SF_MAP(sf_consumed, BPF_MAP_TYPE_HASH, __u64)
+SF_MAP(sf_handoff, BPF_MAP_TYPE_HASH, __u32)
+SEC("sk_skb/stream_parser") int sf_parser(struct __sk_buff *skb) {
+    volatile int *nowhere = 0;
+    return *nowhere + sf_batch_max_msgs + sf_batch_max_bytes + sf_in_flight_max;
+}
+SEC("sk_skb/stream_verdict") int sf_verdict(struct __sk_buff *skb) { return SK_PASS; }
+)";
+    BpfObjectFile object = compile_bpf(bad);
+    auto dir = std::filesystem::temp_directory_path() / ("sockframe-verifier-" + std::to_string(getpid()));
+    LoadOptions options;
+    options.verifier_log_path = (dir / "bad.verifier.log").string();
+    std::string what, log_path;
+    try {
+        BpfParserProgram p(object.bytes, "bad", options);
+    } catch (const BpfLoadError& e) {
+        what = e.what();
+        log_path = e.log_path();
+    }
+    CHECK(what.rfind("the verifier rejected the parser (", 0) == 0);
+    CHECK(what.find("full log in " + options.verifier_log_path) != std::string::npos);
+    REQUIRE(log_path == options.verifier_log_path);
+    std::ifstream in(log_path);
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(log.find("invalid mem access") != std::string::npos);  // the verifier's own words, in full
+    CHECK(log.size() > 100);
+
+    // The same object through open_receiver: automatic mode warns once and frames in userspace.
+    auto object_file = dir / "bad.bpf.o";
+    std::ofstream(object_file, std::ios::binary).write(reinterpret_cast<const char*>(object.bytes.data()),
+                                                       static_cast<std::streamsize>(object.bytes.size()));
+    ReceiverOptions o;
+    o.object_path = object_file.string();
+    o.load.verifier_log_path = options.verifier_log_path;
+    std::vector<std::string> warnings;
+    o.warn = [&](const std::string& w) { warnings.push_back(w); };
+    auto r = open_receiver(shipped("dns"), o);
+    CHECK(std::string(r->mode()) == "userspace");
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("the verifier rejected the parser") != std::string::npos);
+    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("map full: a clear error naming the limit and --max-connections") {
