@@ -313,8 +313,9 @@ TEST_CASE("peer stalls mid-message with a message timeout: a stalled error namin
         REQUIRE(got.messages.size() == 1);
         CHECK(got.messages[0] == m0);
         CHECK_FALSE(got.timed_out);
-        CHECK(got.error == "peer stalled: no byte for 300 ms inside a message (200 bytes of it received) at stream offset " +
-                               std::to_string(m0.size()));
+        CHECK(got.error ==
+              "peer stalled: no byte for 300 ms inside a message (200 bytes of it received) at stream offset " +
+                  std::to_string(m0.size()));
         close(c);
     }
 }
@@ -605,8 +606,8 @@ SEC("sk_skb/stream_verdict") int sf_verdict(struct __sk_buff *skb) { return SK_P
 
     // The same object through open_receiver: automatic mode warns once and frames in userspace.
     auto object_file = dir / "bad.bpf.o";
-    std::ofstream(object_file, std::ios::binary).write(reinterpret_cast<const char*>(object.bytes.data()),
-                                                       static_cast<std::streamsize>(object.bytes.size()));
+    std::ofstream(object_file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(object.bytes.data()), static_cast<std::streamsize>(object.bytes.size()));
     ReceiverOptions o;
     o.object_path = object_file.string();
     o.load.verifier_log_path = options.verifier_log_path;
