@@ -110,6 +110,20 @@ ReceiveStatus Connection::receive_batch(std::vector<Message>& out, size_t max) {
     return ReceiveStatus::message;
 }
 
+Connection::ReadResult Connection::read_plain_socket(int fd, std::span<uint8_t> into) {
+    for (;;) {
+        ssize_t n = recv(fd, into.data(), into.size(), MSG_DONTWAIT);
+        if (n > 0) return {ReadResult::data, static_cast<size_t>(n)};
+        if (n == 0) return {ReadResult::end};
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
+        // Same words as the kernel path, which sees the reset on the socket's error.
+        if (errno == ECONNRESET || errno == EPIPE)
+            return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
+        return {ReadResult::failed, 0, make_connection_error(offset(), std::string("receive failed: ") + strerror(errno))};
+    }
+}
+
 namespace {
 
 class UserspaceConnection final : public Connection {
@@ -120,18 +134,7 @@ public:
     int poll_fd() const override { return socket_; }
 
 protected:
-    ReadResult read_some(std::span<uint8_t> into) override {
-        for (;;) {
-            ssize_t n = recv(socket_, into.data(), into.size(), MSG_DONTWAIT);
-            if (n > 0) return {ReadResult::data, static_cast<size_t>(n)};
-            if (n == 0) return {ReadResult::end};
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
-            // Same words as the kernel path, which sees the reset on the socket's error.
-            if (errno == ECONNRESET || errno == EPIPE) return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
-            return {ReadResult::failed, 0, make_connection_error(offset(), std::string("receive failed: ") + strerror(errno))};
-        }
-    }
+    ReadResult read_some(std::span<uint8_t> into) override { return read_plain_socket(socket_, into); }
 };
 
 class UserspaceReceiver final : public Receiver {

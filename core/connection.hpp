@@ -75,6 +75,8 @@ protected:
     };
     // Reads what is available without blocking.
     virtual ReadResult read_some(std::span<uint8_t> into) = 0;
+    // read_some() for one plain TCP socket: the userspace path, and the kernel path after a hand-off.
+    ReadResult read_plain_socket(int fd, std::span<uint8_t> into);
 
     // Set by a connection whose read_some() reads one plain socket, whose readiness
     // (POLLIN) covers new data, end of stream and errors: a short read then means the

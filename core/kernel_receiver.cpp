@@ -293,20 +293,11 @@ private:
 
     // After the hand-off: S is a plain TCP socket.
     ReadResult read_direct(std::span<uint8_t> into) {
-        for (;;) {
-            ssize_t n = recv(socket_, into.data(), into.size(), MSG_DONTWAIT);
-            if (n > 0) return {ReadResult::data, static_cast<size_t>(n)};
-            // SO_ERROR already consumed the reset: after its data, S reads as EOF.
-            if (n == 0 && reset_)
-                return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
-            if (n == 0) return {ReadResult::end};
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return {ReadResult::would_block};
-            if (errno == ECONNRESET || errno == EPIPE)
-                return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
-            return {ReadResult::failed, 0,
-                    make_connection_error(offset(), std::string("receive failed: ") + std::strerror(errno))};
-        }
+        ReadResult r = read_plain_socket(socket_, into);
+        // SO_ERROR already consumed the reset: after its data, S reads as EOF.
+        if (r.kind == ReadResult::end && reset_)
+            return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
+        return r;
     }
 
     // After a hang-up, strparser may still be working through the last bytes
