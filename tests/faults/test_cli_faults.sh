@@ -31,9 +31,12 @@ send_msgs() {
 # --- no privilege: one warning naming the capability, userspace framing works ---
 P=$(port)
 mkdir -p "$WORK/nobody-cache"; chown nobody "$WORK/nobody-cache"
+# nobody may not be able to reach the checkout (e.g. a clone under a 0700 mktemp dir):
+# give it its own copies of the binary and the description.
+cp "$BIN" "$WORK/sockframe"; cp "$DNS" "$WORK/dns.toml"; chmod 755 "$WORK/sockframe"; chmod 644 "$WORK/dns.toml"
 timeout 20 env HOME="$WORK" SOCKFRAME_CACHE_DIR="$WORK/nobody-cache" \
   setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
-  "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 3 >"$WORK/np.out" 2>"$WORK/np.err" &
+  "$WORK/sockframe" serve "$WORK/dns.toml" --listen 127.0.0.1:$P --format jsonl --exit-after 3 >"$WORK/np.out" 2>"$WORK/np.err" &
 PIDS+=($!); NP=$!
 check "unprivileged serve starts" "wait_for $WORK/np.err serving 10"
 send_msgs $P 3
