@@ -178,7 +178,13 @@ BpfParserProgram::BpfParserProgram(std::span<const uint8_t> object, const std::s
 
     bpf_prog_info info{};
     uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(parser_fd_, &info, &len) == 0) verified_insns_ = info.verified_insns;
+    if (bpf_obj_get_info_by_fd(parser_fd_, &info, &len) == 0) {
+        verified_insns_ = info.verified_insns;
+        parser_id_ = info.id;
+    }
+    bpf_prog_info vinfo{};
+    len = sizeof vinfo;
+    if (bpf_obj_get_info_by_fd(verdict_fd_, &vinfo, &len) == 0) verdict_id_ = vinfo.id;
 
     if (bpf_prog_attach(parser_fd_, sockets_fd_, BPF_SK_SKB_STREAM_PARSER, 0) != 0)
         throw BpfLoadError("attaching the stream parser failed: " + std::string(std::strerror(errno)), errno);
@@ -186,6 +192,25 @@ BpfParserProgram::BpfParserProgram(std::span<const uint8_t> object, const std::s
     if (bpf_prog_attach(verdict_fd_, sockets_fd_, BPF_SK_SKB_STREAM_VERDICT, 0) != 0)
         throw BpfLoadError("attaching the stream verdict failed: " + std::string(std::strerror(errno)), errno);
     verdict_attached_ = true;
+}
+
+std::string BpfParserProgram::attachment_problem() const {
+    const struct {
+        bpf_attach_type type;
+        uint32_t ours;
+        const char* role;
+    } roles[] = {{BPF_SK_SKB_STREAM_PARSER, parser_id_, "stream parser"},
+                 {BPF_SK_SKB_STREAM_VERDICT, verdict_id_, "stream verdict"}};
+    for (const auto& r : roles) {
+        uint32_t ids[1] = {}, count = 1, flags = 0;
+        if (bpf_prog_query(sockets_fd_, r.type, 0, &flags, ids, &count) != 0)
+            return std::string("cannot query the sockmap's ") + r.role + ": " + std::strerror(errno);
+        if (count == 0) return std::string("our ") + r.role + " was detached from the sockmap by another program";
+        if (ids[0] != r.ours)
+            return std::string("our ") + r.role + " was replaced on the sockmap by program id " +
+                   std::to_string(ids[0]) + " (another program attached it)";
+    }
+    return {};
 }
 
 BpfParserProgram::~BpfParserProgram() {

@@ -64,6 +64,10 @@ public:
     uint32_t max_connections() const { return max_connections_; }
     double load_ms() const { return load_ms_; }
     uint32_t verified_insns() const { return verified_insns_; }
+    // "" while our parser and verdict are the ones attached to the sockmap; else what
+    // changed. Sockets already in the map keep the programs they joined with, so only
+    // sockets added from now on are affected (measured: docs/faults.md).
+    std::string attachment_problem() const;
 
 private:
     struct ObjectCloser {
@@ -76,6 +80,7 @@ private:
     uint32_t max_connections_ = 0;
     double load_ms_ = 0;
     uint32_t verified_insns_ = 0;
+    uint32_t parser_id_ = 0, verdict_id_ = 0;
 };
 
 }  // namespace sockframe

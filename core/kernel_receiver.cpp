@@ -59,6 +59,8 @@ struct KernelShared {
     sockaddr_in listener_addr{};
     std::mutex mutex;
     std::unique_ptr<StallWatchdog> watchdog;  // null if LoadOptions::stall_timeout_ms is 0
+    std::function<void(const std::string&)> warn;
+    std::string attachment_warned;  // the last attachment problem reported (guarded by mutex)
 };
 
 // The delivery pair: the verdict redirects into A (egress); the core reads its peer B.
@@ -352,6 +354,12 @@ public:
         if (info.tcpi_state == kCloseWait) return make_userspace_receiver(desc_)->adopt(s.release());
         if (info.tcpi_state != kEstablished)
             throw std::invalid_argument("the kernel path frames established TCP sockets only");
+        // A socket joining the map now would run whatever is attached there, or no
+        // parser at all: frame it here instead (sockets already in keep ours).
+        if (std::string changed = k_->program->attachment_problem(); !changed.empty()) {
+            report_attachment(changed);
+            return make_userspace_receiver(desc_)->adopt(s.release());
+        }
         ensure_receive_buffer(fd, receive_buffer_needed(largest_message_limit(*desc_), k_->options.batch_max_bytes));
 
         std::lock_guard<std::mutex> lock(k_->mutex);
@@ -399,6 +407,16 @@ public:
     }
 
 private:
+    void report_attachment(const std::string& changed) {
+        std::lock_guard<std::mutex> lock(k_->mutex);
+        if (changed == k_->attachment_warned) return;
+        k_->attachment_warned = changed;
+        if (k_->warn)
+            k_->warn("sockframe: warning: " + changed +
+                     "; new connections are framed in userspace, connections already on the kernel path keep "
+                     "their parser");
+    }
+
     void forget_state(uint64_t cookie) const {
         for (int map : {k_->program->conns_map(), k_->program->consumed_map(), k_->program->handoff_map()})
             bpf_map_delete_elem(map, &cookie);
@@ -418,7 +436,8 @@ private:
 }  // namespace
 
 std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d, std::span<const uint8_t> object,
-                                               const LoadOptions& options, KernelReceiverInfo* info) {
+                                               const LoadOptions& options, KernelReceiverInfo* info,
+                                               std::function<void(const std::string&)> warn) {
     if (receive_buffer_needed(largest_message_limit(*d), options.batch_max_bytes) > kLargestReceiveBuffer)
         throw BpfLoadError("max_message " + std::to_string(d->max_message) +
                                " is too large for the kernel path: strparser needs a receive buffer of about 1.5x "
@@ -428,6 +447,7 @@ std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description
     auto k = std::make_shared<KernelShared>();
     k->desc = d;
     k->options = options;
+    k->warn = std::move(warn);
     if (!k->options.in_flight_max) k->options.in_flight_max = default_in_flight_max(*d);
     k->program = std::make_unique<BpfParserProgram>(object, d->symbol(), k->options);
     if (options.stall_timeout_ms)

@@ -3,8 +3,10 @@
 // See docs/kernel.md for why this delivery mode and what it relies on.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "bpf_program.hpp"
 #include "connection.hpp"
@@ -17,8 +19,10 @@ struct KernelReceiverInfo {
 };
 
 // Loads `object` (a parser generated from `d`) and attaches it. Throws BpfLoadError.
-std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d,
-                                               std::span<const uint8_t> object, const LoadOptions& options,
-                                               KernelReceiverInfo* info = nullptr);
+// `warn` gets one line when the receiver starts framing new sockets in userspace
+// because another program detached or replaced its parser.
+std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d, std::span<const uint8_t> object,
+                                               const LoadOptions& options, KernelReceiverInfo* info = nullptr,
+                                               std::function<void(const std::string&)> warn = {});
 
 }  // namespace sockframe

@@ -23,11 +23,14 @@ std::vector<uint8_t> object_for(const Description& d, const ReceiverOptions& o, 
     BpfObjectFile obj = compile_bpf(generate_bpf_c(d));
     t.from_cache = obj.from_cache;
     if (!obj.from_cache)
-        t.generate_compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        t.generate_compile_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     return std::move(obj.bytes);
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+    return s.substr(0, s.find('\n'));
+}
 
 }  // namespace
 
@@ -38,7 +41,12 @@ std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOpti
     try {
         std::vector<uint8_t> object = object_for(d, o, t);
         KernelReceiverInfo info;
-        auto r = make_kernel_receiver(desc, object, o.load, &info);
+        auto r = make_kernel_receiver(desc, object, o.load, &info, [warn = o.warn](const std::string& line) {
+            if (warn)
+                warn(line);
+            else
+                std::cerr << line << std::endl;
+        });
         t.load_ms = info.load_ms;
         t.verified_insns = info.verified_insns;
         if (o.probe) {
@@ -52,9 +60,12 @@ std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOpti
         return r;
     } catch (const std::exception& e) {
         if (o.mode == Mode::kernel) throw;
-        std::string line = "sockframe: warning: kernel framing unavailable, using the userspace framer: " + first_line(e.what());
-        if (o.warn) o.warn(line);
-        else std::cerr << line << std::endl;
+        std::string line =
+            "sockframe: warning: kernel framing unavailable, using the userspace framer: " + first_line(e.what());
+        if (o.warn)
+            o.warn(line);
+        else
+            std::cerr << line << std::endl;
         if (timings) *timings = t;
         return make_userspace_receiver(desc);
     }

@@ -387,6 +387,39 @@ int remove_from_sockmaps(int socket) {
     return removed;
 }
 
+// The sf_sockets map that holds `socket`, opened by id as bpftool would (-1 if none).
+int sockmap_holding(int socket) {
+    uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    REQUIRE(getsockopt(socket, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0);
+    for (uint32_t id = 0; bpf_map_get_next_id(id, &id) == 0;) {
+        int fd = bpf_map_get_fd_by_id(id);
+        if (fd < 0) continue;
+        bpf_map_info info{};
+        uint32_t ilen = sizeof info;
+        uint64_t value = 0;
+        if (bpf_obj_get_info_by_fd(fd, &info, &ilen) == 0 && std::string(info.name) == "sf_sockets" &&
+            bpf_map_lookup_elem(fd, &cookie, &value) == 0)
+            return fd;
+        close(fd);
+    }
+    return -1;
+}
+
+// Detaches whatever program is attached to `map` as `type`, by id, as `bpftool prog detach` does.
+// Returns the detached program's fd (the caller closes it), or -1.
+int detach_attached(int map, bpf_attach_type type) {
+    uint32_t ids[4] = {}, count = 4, flags = 0;
+    if (bpf_prog_query(map, type, 0, &flags, ids, &count) != 0 || count == 0) return -1;
+    int prog = bpf_prog_get_fd_by_id(ids[0]);
+    if (prog < 0) return -1;
+    if (bpf_prog_detach2(prog, map, type) != 0) {
+        close(prog);
+        return -1;
+    }
+    return prog;
+}
+
 std::unique_ptr<Receiver> private_kernel_receiver(const Description& d, uint32_t stall_timeout_ms,
                                                   uint64_t in_flight_max = 0) {
     ReceiverOptions o;
@@ -482,6 +515,117 @@ TEST_CASE("socket removed from the sockmap by another program mid-message: the l
           "(removed by another program?) at stream offset " +
               std::to_string(m1.size()));
     close(c);
+}
+
+// Receives one message on `conn` and checks it is `want`, byte for byte.
+void expect_one(Connection& conn, const std::vector<uint8_t>& want) {
+    Got got;
+    receive_until(conn, got, 1, 10);
+    REQUIRE(got.messages.size() == 1);
+    CHECK(got.messages[0] == want);
+    CHECK(got.error.empty());
+}
+
+TEST_CASE(
+    "program detached by another program under traffic: kernel connections keep framing, new ones use userspace") {
+    Description d = shipped("dns");
+    std::vector<std::string> warnings;
+    ReceiverOptions o;
+    o.mode = Mode::kernel;
+    o.load.stall_timeout_ms = 300;
+    o.warn = [&](const std::string& w) { warnings.push_back(w); };
+    auto r = open_receiver(d, o);
+    REQUIRE(std::string(r->mode()) == "kernel");
+    Listener l;
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    auto m1 = good_message(d, 80), m2 = good_message(d, 90), m3 = good_message(d, 100);
+    send_all(c, m1.data(), m1.size());
+    expect_one(*conn, m1);
+    int map = sockmap_holding(conn->socket());
+    REQUIRE(map >= 0);
+    // As `bpftool prog detach id P stream_parser id M` (and stream_verdict) would.
+    int parser = detach_attached(map, BPF_SK_SKB_STREAM_PARSER);
+    int verdict = detach_attached(map, BPF_SK_SKB_STREAM_VERDICT);
+    REQUIRE(parser >= 0);
+    REQUIRE(verdict >= 0);
+    // A socket keeps the programs it joined the map with: still framed in the kernel.
+    send_all(c, m2.data(), m2.size());
+    expect_one(*conn, m2);
+    CHECK(std::string(conn->mode()) == "kernel");
+    // A socket joining now would get no parser: it is framed in userspace, with one warning.
+    auto [c2, s2] = l.pair();
+    auto late = r->adopt(s2);
+    CHECK(std::string(late->mode()) == "userspace");
+    send_all(c2, m3.data(), m3.size());
+    expect_one(*late, m3);
+    auto [c3, s3] = l.pair();
+    auto later = r->adopt(s3);
+    CHECK(std::string(later->mode()) == "userspace");
+    REQUIRE(warnings.size() == 1);  // once, not per connection
+    CHECK(warnings[0] ==
+          "sockframe: warning: our stream parser was detached from the sockmap by another program; new connections "
+          "are framed in userspace, connections already on the kernel path keep their parser");
+    // Attached again (ours): new sockets go back to the kernel path.
+    REQUIRE(bpf_prog_attach(parser, map, BPF_SK_SKB_STREAM_PARSER, 0) == 0);
+    REQUIRE(bpf_prog_attach(verdict, map, BPF_SK_SKB_STREAM_VERDICT, 0) == 0);
+    auto [c4, s4] = l.pair();
+    auto back = r->adopt(s4);
+    CHECK(std::string(back->mode()) == "kernel");
+    send_all(c4, m1.data(), m1.size());
+    expect_one(*back, m1);
+    close(parser);
+    close(verdict);
+    close(map);
+    for (int fd : {c, c2, c3, c4}) close(fd);
+}
+
+TEST_CASE("program replaced by another program under traffic: no socket runs the foreign parser with our verdict") {
+    Description d = shipped("dns");
+    std::vector<std::string> warnings;
+    ReceiverOptions o;
+    o.mode = Mode::kernel;
+    o.warn = [&](const std::string& w) { warnings.push_back(w); };
+    auto r = open_receiver(d, o);
+    REQUIRE(std::string(r->mode()) == "kernel");
+    // The foreign parser: another sockframe receiver's (kafka), attached to our map.
+    auto other = private_kernel_receiver(shipped("kafka"), 0);
+    Listener l;
+    auto [oc, os] = l.pair();
+    auto other_conn = other->adopt(os);
+    int other_map = sockmap_holding(other_conn->socket());
+    REQUIRE(other_map >= 0);
+    uint32_t ids[1] = {}, count = 1, flags = 0;
+    REQUIRE(bpf_prog_query(other_map, BPF_SK_SKB_STREAM_PARSER, 0, &flags, ids, &count) == 0);
+    REQUIRE(count == 1);
+    int foreign = bpf_prog_get_fd_by_id(ids[0]);
+    REQUIRE(foreign >= 0);
+
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    int map = sockmap_holding(conn->socket());
+    REQUIRE(map >= 0);
+    uint32_t our_ids[1] = {}, our_count = 1;
+    REQUIRE(bpf_prog_query(map, BPF_SK_SKB_STREAM_PARSER, 0, &flags, our_ids, &our_count) == 0);
+    int ours = bpf_prog_get_fd_by_id(our_ids[0]);
+    REQUIRE(ours >= 0);
+    REQUIRE(bpf_prog_detach2(ours, map, BPF_SK_SKB_STREAM_PARSER) == 0);
+    REQUIRE(bpf_prog_attach(foreign, map, BPF_SK_SKB_STREAM_PARSER, 0) == 0);
+    auto m1 = good_message(d, 80), m2 = good_message(d, 90);
+    send_all(c, m1.data(), m1.size());
+    expect_one(*conn, m1);  // joined before the change: our parser still frames it
+    CHECK(std::string(conn->mode()) == "kernel");
+    auto [c2, s2] = l.pair();
+    auto late = r->adopt(s2);
+    CHECK(std::string(late->mode()) == "userspace");
+    send_all(c2, m2.data(), m2.size());
+    expect_one(*late, m2);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("our stream parser was replaced on the sockmap by program id " + std::to_string(ids[0])) !=
+          std::string::npos);
+    REQUIRE(bpf_prog_detach2(foreign, map, BPF_SK_SKB_STREAM_PARSER) == 0);
+    REQUIRE(bpf_prog_attach(ours, map, BPF_SK_SKB_STREAM_PARSER, 0) == 0);
+    for (int fd : {foreign, ours, map, other_map, c, c2, oc}) close(fd);
 }
 
 TEST_CASE("slow reader: past the in-flight limit the kernel hands off, the client is slowed, every byte arrives") {
@@ -742,11 +886,7 @@ TEST_CASE("clang missing: clear error on the kernel path, one warning and the us
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("clang missing: the one warning line says why" * doctest::may_fail()) {
-    // Bug: the compile error's first line is "clang failed to compile the generated parser
-    // (exit -1):"; the reason ("cannot run /nonexistent") is on the second line, which the
-    // fallback warning (receiver.cpp, first_line) drops. Fix: compile_bpf should check that
-    // the compiler exists and say "clang not found: SOCKFRAME_CLANG=/nonexistent does not exist".
+TEST_CASE("clang missing: the one warning line says why") {
     auto dir = std::filesystem::temp_directory_path() / ("sockframe-faults-cache2-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
     std::string old_cache = std::getenv("SOCKFRAME_CACHE_DIR") ? std::getenv("SOCKFRAME_CACHE_DIR") : "";
