@@ -127,7 +127,9 @@ void ensure_receive_buffer(int fd, uint64_t needed) {
     getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len);
     if (static_cast<uint64_t>(have) < needed)
         throw std::runtime_error("socket receive buffer is " + std::to_string(have) + " bytes but max_message needs " +
-                                 std::to_string(needed) + ": raise net.core.rmem_max or run with CAP_NET_ADMIN");
+                                 std::to_string(needed) + ": raise net.core.rmem_max (to at least " +
+                                 std::to_string(needed / 2 + 1) +
+                                 ") or run with CAP_NET_ADMIN; the userspace framer needs neither (--userspace)");
 }
 
 class KernelConnection final : public Connection {

@@ -7,7 +7,9 @@
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <csignal>
 
@@ -851,6 +853,54 @@ TEST_CASE("max_message above what a receive buffer can hold: kernel path refused
     CHECK(std::string(r->mode()) == "userspace");
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find("too large for the kernel path") != std::string::npos);
+}
+
+// Drops CAP_NET_ADMIN from the calling thread's effective set (capabilities are per
+// thread), as a server that dropped privileges after loading would run.
+bool drop_net_admin_in_this_thread() {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &header, data) != 0) return false;
+    data[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+    return syscall(SYS_capset, &header, data) == 0;
+}
+
+TEST_CASE("receive buffer can't be raised (no CAP_NET_ADMIN, rmem_max too small): adopt refuses naming both") {
+    uint64_t rmem_max = 0;
+    std::ifstream("/proc/sys/net/core/rmem_max") >> rmem_max;
+    REQUIRE(rmem_max > 0);
+    Description d = shipped("kafka");
+    d.max_message = 2 * rmem_max;  // strparser needs ~1.5x that: more than SO_RCVBUF may reach without the capability
+    auto r = private_kernel_receiver(d, 0);
+    Listener l;
+    auto [c, s] = l.pair();
+    std::string what;
+    bool dropped = false;
+    std::thread t([&, s = s] {
+        dropped = drop_net_admin_in_this_thread();
+        try {
+            r->adopt(s);
+        } catch (const std::exception& e) {
+            what = e.what();
+        }
+    });
+    t.join();
+    REQUIRE(dropped);
+    MESSAGE(what);
+    CHECK(what.rfind("socket receive buffer is " + std::to_string(2 * rmem_max) + " bytes but max_message needs ", 0) ==
+          0);
+    CHECK(what.find(": raise net.core.rmem_max (to at least ") != std::string::npos);
+    CHECK(what.find(") or run with CAP_NET_ADMIN; the userspace framer needs neither (--userspace)") !=
+          std::string::npos);
+    // With the capability (this thread) the same receiver takes the same kind of socket.
+    auto [c2, s2] = l.pair();
+    auto conn = r->adopt(s2);
+    CHECK(std::string(conn->mode()) == "kernel");
+    auto m = good_message(d, 100);
+    send_all(c2, m.data(), m.size());
+    expect_one(*conn, m);
+    close(c);
+    close(c2);
 }
 
 TEST_CASE("clang missing: clear error on the kernel path, one warning and the userspace framer otherwise") {
