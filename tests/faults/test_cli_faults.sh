@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fault table rows that belong to the CLI (docs/faults.md): no privilege (setpriv to
-# nobody), clang missing, --max-connections reached, serve killed and restarted.
+# nobody), clang missing, no kernel BTF and no bpffs (private mount namespaces),
+# --max-connections reached, serve killed and restarted.
 # Every step is bounded by `timeout`; exits 77 (SKIP) when not root.
 set -u
 BIN=${SOCKFRAME_BIN:?}
@@ -67,6 +68,35 @@ timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cac
 echo "--- stderr (no clang, --require-kernel):"; cat "$WORK/rk.err"
 check "--require-kernel without clang fails (exit != 0, not a timeout)" "[ $rc != 0 ] && [ $rc != 124 ]"
 check "--require-kernel error names clang" "grep -q clang $WORK/rk.err"
+
+# --- no kernel BTF: hidden in a private mount namespace (tmpfs over /sys/kernel/btf) ---
+P=$(port)
+timeout 20 unshare --mount --propagation private sh -c 'mount -t tmpfs none /sys/kernel/btf && exec "$@"' sh \
+  "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 2 >"$WORK/nb.out" 2>"$WORK/nb.err" &
+PIDS+=($!); NB=$!
+check "serve without kernel BTF starts" "wait_for $WORK/nb.err serving 10"
+send_msgs $P 2
+wait $NB; rc=$?
+echo "--- stderr (no BTF):"; cat "$WORK/nb.err"
+check "serve without BTF exits 0" "[ $rc = 0 ]"
+check "one warning naming the missing BTF file" "[ \$(grep -c warning $WORK/nb.err) = 1 ] && grep warning $WORK/nb.err | grep -qF 'kernel BTF (/sys/kernel/btf/vmlinux) is missing'"
+check "framed in userspace without BTF" "grep -q '(userspace path' $WORK/nb.err && [ \$(grep -c '\"len\":14' $WORK/nb.out) = 2 ]"
+timeout 20 unshare --mount --propagation private sh -c 'mount -t tmpfs none /sys/kernel/btf && exec "$@"' sh \
+  "$BIN" serve "$DNS" --listen 127.0.0.1:$(port) --require-kernel >"$WORK/nbk.out" 2>"$WORK/nbk.err"; rc=$?
+echo "--- stderr (no BTF, --require-kernel):"; cat "$WORK/nbk.err"
+check "--require-kernel without BTF fails (exit != 0, not a timeout)" "[ $rc != 0 ] && [ $rc != 124 ]"
+check "--require-kernel error names the BTF file" "grep -qF '/sys/kernel/btf/vmlinux' $WORK/nbk.err"
+check "BTF still present outside the namespace" "[ -r /sys/kernel/btf/vmlinux ]"
+
+# --- no bpffs: nothing is pinned, so the kernel path works without it ---
+P=$(port)
+timeout 20 unshare --mount --propagation private sh -c 'umount /sys/fs/bpf 2>/dev/null; mount -t tmpfs none /sys/fs/bpf && exec "$@"' sh \
+  "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 2 --require-kernel >"$WORK/nf.out" 2>"$WORK/nf.err" &
+PIDS+=($!); NF=$!
+check "serve without bpffs starts on the kernel path" "wait_for $WORK/nf.err 'kernel path' 20"
+send_msgs $P 2
+wait $NF; rc=$?
+check "serve without bpffs frames in the kernel and exits 0" "[ $rc = 0 ] && [ \$(grep -c '\"len\":14' $WORK/nf.out) = 2 ]"
 
 # --- --max-connections reached: the extra connection is refused with a clear line ---
 P=$(port)
