@@ -11,7 +11,7 @@ if [ "$(id -u)" != 0 ]; then echo "SKIPPED: the CLI fault tests switch users and
 WORK=$(mktemp -d /tmp/sockframe-cli-faults.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK" "${PIN:-/nonexistent}"; }
 trap cleanup EXIT
 trap 'cleanup; exit 1' TERM INT
 fail=0
@@ -113,9 +113,21 @@ wait %% 2>/dev/null
 timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$P; for i in 1 2; do printf '\x00\x0c\x01\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' >&3; done; sleep 0.5; cat <&3 >/dev/null; echo eof > $WORK/kill.client" &
 CL=$!
 check "messages framed before the kill" "wait_for $WORK/mc.out '\"len\":14' 5"
+# An operator pins serve's maps (bpftool, by the ids in serve's fdinfo) before the kill:
+# pins keep maps and attached programs, not connections.
+PIN=/sys/fs/bpf/sockframe-cli-faults-$$
+mkdir -p "$PIN"
+for id in $(grep -h '^map_id:' /proc/$MC/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u); do
+  name=$(bpftool map show id "$id" | head -1 | sed -n 's/.* name \(sf_[a-z_]*\) .*/\1/p')
+  [ -n "$name" ] && bpftool map pin id "$id" "$PIN/$name"
+done
+entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+check "the live connection is in the pinned sockmap before the kill" "[ \"\$(entries sf_sockets)\" = 1 ]"
 kill -9 $MC
 wait $CL
 check "the client sees the connection end after SIGKILL" "grep -q eof $WORK/kill.client"
+check "pinned maps keep no socket of the killed serve" "[ \"\$(entries sf_sockets)\" = 0 ] && [ \"\$(entries sf_targets)\" = 0 ]"
+echo "per-connection entries left in the pinned sf_conns after the kill: $(entries sf_conns)"
 sleep 0.2
 timeout 20 "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 2 >"$WORK/re.out" 2>"$WORK/re.err" &
 PIDS+=($!); RE=$!
@@ -123,6 +135,7 @@ check "restarted serve starts on the same port" "wait_for $WORK/re.err 'kernel p
 send_msgs $P 2
 wait $RE; rc=$?
 check "restarted serve frames again" "[ $rc = 0 ] && [ \$(grep -c '\"len\":14' $WORK/re.out) = 2 ]"
+rm -rf "$PIN"
 
 # --- a framing error through serve: messages before it, one error line, connection closed ---
 P=$(port)
