@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "stall_watchdog.hpp"
+#include "tcp_counters.hpp"
 
 namespace sockframe {
 

@@ -20,6 +20,7 @@
 
 #include "../bpf/sockframe_abi.h"
 #include "stall_watchdog.hpp"
+#include "tcp_counters.hpp"
 
 namespace sockframe {
 namespace {

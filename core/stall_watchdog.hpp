@@ -20,9 +20,6 @@ namespace sockframe {
 
 class BpfParserProgram;
 
-// Payload bytes the peer sent on a TCP socket (tcpi_bytes_received without a FIN's sequence number).
-uint64_t tcp_payload_bytes_received(int fd);
-
 struct WatchedSocket {
     int socket = -1;
     uint64_t cookie = 0;
