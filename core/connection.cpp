@@ -1,10 +1,10 @@
 #include "connection.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include "tcp_counters.hpp"
 
@@ -46,7 +46,7 @@ bool Connection::peer_stalled() {
     return received > offset() && now - peer_bytes_since_ >= message_timeout_;
 }
 
-Received Connection::receive() {
+Received Connection::receive_more() {
     for (;;) {
         auto r = framer_.next();
         if (r.status == UserspaceFramer::Status::message) {
@@ -61,35 +61,42 @@ Received Connection::receive() {
         // A short read emptied the socket: reading again now would only return EAGAIN.
         // In blocking mode, wait for readiness first (poll() on the socket is level-
         // triggered: it reports data, end of stream and errors that arrived since).
-        // In non-blocking mode the read is still made: a caller waiting edge-triggered
-        // would never hear of an end of stream consumed by that short read.
+        // In non-blocking mode the read is still made, unless the caller said it waits
+        // level-triggered (set_level_triggered): a caller waiting edge-triggered would
+        // never hear of an end of stream that came with that short read.
+        bool read = true;
         if (drained_) {
             drained_ = false;
-            if (!nonblocking_) wait_readable();
+            if (!nonblocking_)
+                wait_readable();
+            else if (level_triggered_)
+                read = false;  // as if the read had returned EAGAIN
         }
-        ReadResult got = read_some(framer_.write_space(kReadSize));
+        ReadResult got = read ? read_some(framer_.write_space(kReadSize)) : ReadResult{ReadResult::would_block};
         switch (got.kind) {
-        case ReadResult::data:
-            stats_.reads++;
-            framer_.commit(got.bytes);
-            drained_ = short_read_drains_ && got.bytes < kReadSize;
-            break;
-        case ReadResult::would_block:
-            if (message_timeout_.count() && peer_stalled()) {
-                final_error_ = make_stalled_error(offset(), peer_bytes_ - offset(),
-                                                  static_cast<uint64_t>(message_timeout_.count()));
+            case ReadResult::data:
+                stats_.reads++;
+                framer_.commit(got.bytes);
+                drained_ = short_read_drains_ && got.bytes < kReadSize;
                 break;
-            }
-            if (nonblocking_) return {ReceiveStatus::would_block, {}, nullptr};
-            wait_readable();
-            break;
-        case ReadResult::end:
-            if (auto e = framer_.finish()) final_error_ = *e;
-            else ended_ = true;
-            break;
-        case ReadResult::failed:
-            final_error_ = got.error;
-            break;
+            case ReadResult::would_block:
+                if (message_timeout_.count() && peer_stalled()) {
+                    final_error_ = make_stalled_error(offset(), peer_bytes_ - offset(),
+                                                      static_cast<uint64_t>(message_timeout_.count()));
+                    break;
+                }
+                if (nonblocking_) return {ReceiveStatus::would_block, {}, nullptr};
+                wait_readable();
+                break;
+            case ReadResult::end:
+                if (auto e = framer_.finish())
+                    final_error_ = *e;
+                else
+                    ended_ = true;
+                break;
+            case ReadResult::failed:
+                final_error_ = got.error;
+                break;
         }
     }
 }
@@ -120,7 +127,8 @@ Connection::ReadResult Connection::read_plain_socket(int fd, std::span<uint8_t> 
         // Same words as the kernel path, which sees the reset on the socket's error.
         if (errno == ECONNRESET || errno == EPIPE)
             return {ReadResult::failed, 0, make_connection_error(offset(), "connection reset by peer")};
-        return {ReadResult::failed, 0, make_connection_error(offset(), std::string("receive failed: ") + strerror(errno))};
+        return {ReadResult::failed, 0,
+                make_connection_error(offset(), std::string("receive failed: ") + strerror(errno))};
     }
 }
 

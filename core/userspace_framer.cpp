@@ -46,6 +46,9 @@ UserspaceFramer::UserspaceFramer(const Description& d) : desc_(d) {
     plain_.header = f.header;
     plain_.min = min;
     plain_.max = d.max_message;
+    uint64_t field_bits = f.width >= 8 ? ~0ULL : (1ULL << (8 * f.width)) - 1;
+    plain_.unscaled =
+        f.width <= 4 && (f.mask & field_bits) == field_bits && f.shift == 0 && f.scale == 1 && f.header < (1ULL << 32);
 }
 
 std::span<uint8_t> UserspaceFramer::write_space(size_t size) {
@@ -62,7 +65,9 @@ std::span<uint8_t> UserspaceFramer::write_space(size_t size) {
     return {buf_.data() + end_, size};
 }
 
-void UserspaceFramer::commit(size_t n) { end_ += n; }
+void UserspaceFramer::commit(size_t n) {
+    end_ += n;
+}
 
 void UserspaceFramer::feed(std::span<const uint8_t> bytes) {
     if (bytes.empty()) return;  // an empty span's data() may be null, which memcpy must not get
@@ -73,6 +78,8 @@ void UserspaceFramer::feed(std::span<const uint8_t> bytes) {
 
 void UserspaceFramer::fail(FramingErrorKind kind, uint64_t value) {
     error_ = make_error(desc_, kind, value, consumed_);
+    plain_.on = false;  // the inline paths of next() would not look at error_
+    byte_delimiter_ = -1;
 }
 
 uint64_t UserspaceFramer::first_message_length(FramingErrorKind& kind, uint64_t& value, bool& bad) const {
@@ -162,7 +169,7 @@ uint64_t UserspaceFramer::next_total() {
     uint64_t value = 0;
     bool bad = false;
     bool first = desc_.first && !first_done_;
-    uint64_t total = first ? first_message_length(kind, value, bad)
+    uint64_t total = first               ? first_message_length(kind, value, bad)
                      : desc_.is_length() ? length_message(kind, value, bad)
                                          : delimited_message(kind, value, bad);
     if (bad) {

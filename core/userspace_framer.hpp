@@ -42,7 +42,7 @@ public:
     // with perf in Connection::receive()).
     [[gnu::always_inline]] Result next() {
         uint64_t total;
-        if (plain_.on && !error_) [[likely]] {
+        if (plain_.on) [[likely]] {
             // The common rule (a fixed-width integer, nothing else) inline: no call per message.
             size_t avail = end_ - begin_;
             if (avail < plain_.field_end) return {};
@@ -52,7 +52,7 @@ public:
                 return take(total);
             }
             // Out of bounds or saturated: the general rule names the error.
-        } else if (byte_delimiter_ >= 0 && !error_) {
+        } else if (byte_delimiter_ >= 0) {
             // A one-byte delimiter: memchr over what was not searched before, up to max_message.
             size_t limit = std::min<uint64_t>(end_ - begin_, desc_.max_message);
             if (scanned_ < limit) {
@@ -71,6 +71,18 @@ public:
         if (total == 0) return {};
         if (total == kFailed) return {Status::error, {}, &*error_};
         return take(total);
+    }
+    // The plain length rule's part of next(), small enough to inline into a caller's
+    // receive loop: true and `m` when a whole message within bounds is buffered; false
+    // means "ask next()" (not whole yet, out of bounds, an error, or another rule).
+    [[gnu::always_inline]] bool next_plain(Message& m) {
+        if (!plain_.on) return false;
+        size_t avail = end_ - begin_;
+        if (avail < plain_.field_end) return false;
+        uint64_t total = plain_total(buf_.data() + begin_);
+        if (total - plain_.min > plain_.max - plain_.min || total > avail) return false;
+        m = take(total).message;
+        return true;
     }
     // At end of stream: the truncation error if a partial message is held.
     std::optional<FramingError> finish() const;
@@ -119,6 +131,9 @@ private:
             default:
                 for (uint32_t i = 0; i < plain_.width; i++) v = (v << 8) | f[plain_.big ? i : plain_.width - 1 - i];
         }
+        // The usual field (no mask, shift or scale, at most 32 bits): the total can't overflow.
+        if (plain_.unscaled) [[likely]]
+            return plain_.header + v;
         v = (v & plain_.mask) >> plain_.shift;
         uint64_t product, total;
         if (__builtin_mul_overflow(v, plain_.scale, &product) || __builtin_add_overflow(plain_.header, product, &total))
@@ -136,9 +151,9 @@ private:
     const Description& desc_;
     std::vector<uint8_t> buf_;
     size_t begin_ = 0, end_ = 0;
-    uint64_t consumed_ = 0;     // stream offset of buf_[begin_]
-    size_t scanned_ = 0;        // delimiter search: bytes after begin_ known not to start it
-    bool first_done_ = false;   // the description's first message (preface / first_length) is behind
+    uint64_t consumed_ = 0;    // stream offset of buf_[begin_]
+    size_t scanned_ = 0;       // delimiter search: bytes after begin_ known not to start it
+    bool first_done_ = false;  // the description's first message (preface / first_length) is behind
     std::optional<FramingError> error_;
 
     // A length rule that is only a fixed-width integer field (no magic, trailer, special
@@ -148,10 +163,13 @@ private:
     struct Plain {
         bool on = false;
         bool big = true;
+        bool unscaled = false;  // width <= 4, the mask keeps every bit, shift 0, scale 1, header < 2^32
         uint32_t offset = 0, width = 0, shift = 0;
         uint64_t field_end = 0, mask = 0, scale = 0, header = 0, min = 0, max = 0;
     } plain_;
     int byte_delimiter_ = -1;  // a one-byte delimiter, searched inline by next()
+    // plain_.on and byte_delimiter_ are cleared by fail(): after an error next() goes
+    // straight to next_total(), which returns the sticky error.
 };
 
 }  // namespace sockframe

@@ -1,17 +1,17 @@
 #include "serve.hpp"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <csignal>
-#include <cstring>
-#include <map>
-#include <memory>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <memory>
 
 namespace sockframe::cli {
 namespace {
@@ -81,9 +81,11 @@ int serve(const Description& d, const ServeOptions& o) {
 
     std::fprintf(stderr, "sockframe: serving %s on %s (%s path", d.name.c_str(), o.listen.c_str(), receiver->mode());
     if (std::string(receiver->mode()) == "kernel")
-        std::fprintf(stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
-                     t.from_cache ? "from cache" : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
-                     t.load_ms, t.verified_insns, t.probe_ms);
+        std::fprintf(
+            stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
+            t.from_cache ? "from cache"
+                         : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
+            t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
 
     std::map<long, std::unique_ptr<Connection>> conns;
@@ -125,8 +127,10 @@ int serve(const Description& d, const ServeOptions& o) {
                 continue;
             }
             if (r.status == ReceiveStatus::would_block) return;
-            if (r.status == ReceiveStatus::error) print_error(stdout, o.format, id, *r.error);
-            else print_event(stdout, o.format, id, "closed", c.offset());
+            if (r.status == ReceiveStatus::error)
+                print_error(stdout, o.format, id, *r.error);
+            else
+                print_event(stdout, o.format, id, "closed", c.offset());
             close_conn(id);
             return;
         }
@@ -146,13 +150,15 @@ int serve(const Description& d, const ServeOptions& o) {
                     int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
                     if (fd < 0) break;
                     if (conns.size() >= o.max_connections) {
-                        std::fprintf(stderr, "sockframe: refusing a connection: --max-connections %u reached\n", o.max_connections);
+                        std::fprintf(stderr, "sockframe: refusing a connection: --max-connections %u reached\n",
+                                     o.max_connections);
                         close(fd);
                         continue;
                     }
                     try {
                         auto c = receiver->adopt(fd);
                         c->set_nonblocking(true);
+                        c->set_level_triggered(true);  // the epoll below is level-triggered (no EPOLLET)
                         c->set_message_timeout(std::chrono::milliseconds(o.message_timeout_ms));
                         long id = next_id++;
                         epoll_event ce{};

@@ -773,6 +773,7 @@ CellResult run_cell(const CellSpec& spec, const Description& d, const Options& o
                 fd = -1;  // the connection owns it now
                 server.conns.push_back(receiver->adopt(f));
                 server.conns.back()->set_nonblocking(true);
+                server.conns.back()->set_level_triggered(true);  // server_thread's epoll is level-triggered
             }
             ParserCounters counters;
             bool kernel = is_kernel(spec.strategy);
