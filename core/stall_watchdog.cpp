@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cerrno>
 
 #include "../bpf/sockframe_abi.h"
 #include "bpf_program.hpp"
@@ -45,18 +46,47 @@ void StallWatchdog::forget(const WatchedSocket* s) {
 
 void StallWatchdog::run() {
     std::unique_lock<std::mutex> lock(mutex_);
+    std::unordered_map<uint64_t, sf_conn> states;
     while (!stop_) {
         wake_.wait_for(lock, timeout_ / 4);
+        if (sockets_.empty()) continue;
         auto now = std::chrono::steady_clock::now();
+        read_states(states);
         // Under the lock: a connection forgets its socket (and only then closes it) under it too.
-        for (auto& s : sockets_)
-            if (!s->forced) check(*s, now);
+        for (auto& s : sockets_) {
+            auto it = states.find(s->cookie);
+            if (!s->forced && it != states.end()) check(*s, it->second, now);
+        }
     }
 }
 
-void StallWatchdog::check(WatchedSocket& s, std::chrono::steady_clock::time_point now) {
-    sf_conn st{};
-    if (bpf_map_lookup_elem(program_.conns_map(), &s.cookie, &st) != 0 || st.error || st.handed_off) return;
+// Every connection's state in one system call per few thousand entries, instead of one
+// lookup per connection (measured: docs/faults.md, "Watchdog cost").
+void StallWatchdog::read_states(std::unordered_map<uint64_t, sf_conn>& states) {
+    states.clear();
+    size_t room = sockets_.size() + 64;
+    keys_.resize(room);
+    values_.resize(room);
+    uint32_t token = 0;
+    for (bool first = true;; first = false) {
+        uint32_t count = static_cast<uint32_t>(room);
+        int rc = bpf_map_lookup_batch(program_.conns_map(), first ? nullptr : &token, &token, keys_.data(),
+                                      values_.data(), &count, nullptr);
+        int err = errno;
+        for (uint32_t i = 0; i < count; i++) states.emplace(keys_[i], values_[i]);
+        if (rc == 0) continue;
+        if (err == ENOENT) return;  // the whole map was read
+        break;
+    }
+    // No batch operation (or it failed part way): one lookup per connection.
+    for (auto& s : sockets_) {
+        sf_conn st{};
+        if (bpf_map_lookup_elem(program_.conns_map(), &s->cookie, &st) == 0) states[s->cookie] = st;
+    }
+}
+
+void StallWatchdog::check(WatchedSocket& s, const sf_conn& st, std::chrono::steady_clock::time_point now) {
+    if (st.error || st.handed_off) return;
     uint64_t received = tcp_payload_bytes_received(s.socket);
     if (st.parser_calls != s.calls || st.forwarded != s.forwarded || received != s.received) {
         s.calls = st.parser_calls;

@@ -14,7 +14,10 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
+
+#include "../bpf/sockframe_abi.h"
 
 namespace sockframe {
 
@@ -45,7 +48,8 @@ public:
 
 private:
     void run();
-    void check(WatchedSocket& s, std::chrono::steady_clock::time_point now);
+    void read_states(std::unordered_map<uint64_t, sf_conn>& states);
+    void check(WatchedSocket& s, const sf_conn& st, std::chrono::steady_clock::time_point now);
 
     const BpfParserProgram& program_;
     std::chrono::milliseconds timeout_;
@@ -53,6 +57,8 @@ private:
     std::condition_variable wake_;
     bool stop_ = false;
     std::vector<std::shared_ptr<WatchedSocket>> sockets_;
+    std::vector<uint64_t> keys_;  // batch lookup buffers, reused across sweeps
+    std::vector<sf_conn> values_;
     std::thread thread_;
 };
 
