@@ -12,39 +12,17 @@
 #include <random>
 #include <vector>
 
+#include "loopback.hpp"
 #include "message_builder.hpp"
 
 namespace sockframe {
 namespace {
 
-struct Fd {
-    int fd;
-    ~Fd() {
-        if (fd >= 0) close(fd);
-    }
-};
-
-bool send_all(int fd, const uint8_t* p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        p += w;
-        n -= static_cast<size_t>(w);
-    }
-    return true;
-}
-
 // A connected loopback pair: {client, accepted server side}, or {-1, -1}.
 std::pair<int, int> loopback_pair() {
-    Fd listener{socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (listener.fd < 0 || bind(listener.fd, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-        listen(listener.fd, 1) != 0 || getsockname(listener.fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-        return {-1, -1};
+    Fd listener = loopback_listener(a, 1);
+    if (listener.fd < 0) return {-1, -1};
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

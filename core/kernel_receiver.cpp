@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "../bpf/sockframe_abi.h"
+#include "loopback.hpp"
 #include "stall_watchdog.hpp"
 #include "tcp_counters.hpp"
 
@@ -31,25 +32,6 @@ enum TcpState { kEstablished = 1, kCloseWait = 8 };
 [[noreturn]] void sys_fail(const std::string& what) {
     throw std::runtime_error(what + ": " + std::strerror(errno));
 }
-
-struct Fd {
-    int fd = -1;
-    Fd() = default;
-    explicit Fd(int f) : fd(f) {}
-    Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-    Fd& operator=(Fd&& o) noexcept {
-        std::swap(fd, o.fd);
-        return *this;
-    }
-    ~Fd() {
-        if (fd >= 0) close(fd);
-    }
-    int release() {
-        int f = fd;
-        fd = -1;
-        return f;
-    }
-};
 
 // Everything connections share with the receiver; kept alive by each of them.
 struct KernelShared {
@@ -456,15 +438,8 @@ std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description
     if (options.stall_timeout_ms)
         k->watchdog = std::make_unique<StallWatchdog>(*k->program, std::chrono::milliseconds(options.stall_timeout_ms));
     if (info) *info = {k->program->load_ms(), k->program->verified_insns()};
-    k->listener = Fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (k->listener.fd < 0) sys_fail("delivery listener");
-    k->listener_addr.sin_family = AF_INET;
-    k->listener_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof k->listener_addr;
-    if (bind(k->listener.fd, reinterpret_cast<sockaddr*>(&k->listener_addr), len) != 0 ||
-        listen(k->listener.fd, 64) != 0 ||
-        getsockname(k->listener.fd, reinterpret_cast<sockaddr*>(&k->listener_addr), &len) != 0)
-        sys_fail("delivery listener on 127.0.0.1");
+    k->listener = loopback_listener(k->listener_addr, 64);
+    if (k->listener.fd < 0) sys_fail("delivery listener on 127.0.0.1");
     return std::make_unique<KernelReceiver>(std::move(k));
 }
 
