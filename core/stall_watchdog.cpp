@@ -39,32 +39,44 @@ void StallWatchdog::watch(std::shared_ptr<WatchedSocket> s) {
     sockets_.push_back(std::move(s));
 }
 
-void StallWatchdog::forget(const WatchedSocket* s) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::erase_if(sockets_, [s](const auto& p) { return p.get() == s; });
+void StallWatchdog::forget(WatchedSocket* s) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::erase_if(sockets_, [s](const auto& p) { return p.get() == s; });
+    }
+    std::lock_guard<std::mutex> lock(s->guard);  // waits for a check of s in progress
+    s->gone = true;
 }
 
 void StallWatchdog::run() {
-    std::unique_lock<std::mutex> lock(mutex_);
     std::unordered_map<uint64_t, sf_conn> states;
+    std::vector<std::shared_ptr<WatchedSocket>> sweep;
+    std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
         wake_.wait_for(lock, timeout_ / 4);
-        if (sockets_.empty()) continue;
+        if (stop_ || sockets_.empty()) continue;
+        // Sweep a copy without the list lock, so adopting and closing connections never
+        // wait for a whole sweep (milliseconds at thousands of connections).
+        sweep = sockets_;
+        lock.unlock();
         auto now = std::chrono::steady_clock::now();
-        read_states(states);
-        // Under the lock: a connection forgets its socket (and only then closes it) under it too.
-        for (auto& s : sockets_) {
+        read_states(sweep, states);
+        for (auto& s : sweep) {
+            std::lock_guard<std::mutex> guard(s->guard);
             auto it = states.find(s->cookie);
-            if (!s->forced && it != states.end()) check(*s, it->second, now);
+            if (!s->gone && !s->forced && it != states.end()) check(*s, it->second, now);
         }
+        sweep.clear();
+        lock.lock();
     }
 }
 
 // Every connection's state in one system call per few thousand entries, instead of one
 // lookup per connection (measured: docs/faults.md, "Watchdog cost").
-void StallWatchdog::read_states(std::unordered_map<uint64_t, sf_conn>& states) {
+void StallWatchdog::read_states(const std::vector<std::shared_ptr<WatchedSocket>>& sweep,
+                                std::unordered_map<uint64_t, sf_conn>& states) {
     states.clear();
-    size_t room = sockets_.size() + 64;
+    size_t room = sweep.size() + 64;
     keys_.resize(room);
     values_.resize(room);
     uint32_t token = 0;
@@ -79,7 +91,7 @@ void StallWatchdog::read_states(std::unordered_map<uint64_t, sf_conn>& states) {
         break;
     }
     // No batch operation (or it failed part way): one lookup per connection.
-    for (auto& s : sockets_) {
+    for (auto& s : sweep) {
         sf_conn st{};
         if (bpf_map_lookup_elem(program_.conns_map(), &s->cookie, &st) == 0) states[s->cookie] = st;
     }

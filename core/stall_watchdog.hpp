@@ -30,6 +30,11 @@ struct WatchedSocket {
     std::atomic<bool> forced{false};  // the watchdog took the socket out of the sockmap
     std::atomic<uint32_t> stalls{0};  // stalls detected on this socket
 
+    // Held while the watchdog uses `socket`/`wake_fd`; `gone` is set under it by forget(),
+    // after which the connection may close them.
+    std::mutex guard;
+    bool gone = false;
+
     // Watchdog-private progress signature and how long it has not changed.
     uint64_t calls = 0, forwarded = 0, received = UINT64_MAX;
     std::chrono::steady_clock::time_point since{};
@@ -44,11 +49,13 @@ public:
     StallWatchdog& operator=(const StallWatchdog&) = delete;
 
     void watch(std::shared_ptr<WatchedSocket> s);
-    void forget(const WatchedSocket* s);
+    // On return the watchdog no longer touches s's socket: the caller may close it.
+    void forget(WatchedSocket* s);
 
 private:
     void run();
-    void read_states(std::unordered_map<uint64_t, sf_conn>& states);
+    void read_states(const std::vector<std::shared_ptr<WatchedSocket>>& sweep,
+                     std::unordered_map<uint64_t, sf_conn>& states);
     void check(WatchedSocket& s, const sf_conn& st, std::chrono::steady_clock::time_point now);
 
     const BpfParserProgram& program_;
