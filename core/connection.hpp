@@ -68,8 +68,8 @@ public:
     // end of stream and errors that are there when it is called, including a peer FIN
     // that came with that read (receive() then sees it on the next call). A caller
     // waiting edge-triggered must not set this: it would never hear of such a FIN.
-    // Only plain sockets use it (the userspace path); the kernel path, whose poll_fd()
-    // does not report everything its reads find, ignores it. Off by default.
+    // Both paths honour it (the kernel path except while it settles a hang-up, when its
+    // poll set can't report everything its reads would find). Off by default.
     void set_level_triggered(bool on) { level_triggered_ = on; }
     // A peer that sends part of a message and then nothing for `timeout` ends the
     // connection with a `stalled` error (TCP sockets; 0 = wait forever, the default).
@@ -100,11 +100,11 @@ protected:
     // read_some() for one plain TCP socket: the userspace path, and the kernel path after a hand-off.
     ReadResult read_plain_socket(int fd, std::span<uint8_t> into);
 
-    // Set by a connection whose read_some() reads one plain socket, whose readiness
-    // (POLLIN) covers new data, end of stream and errors: a short read then means the
-    // socket was empty, and a blocking receive waits before reading again instead of
-    // reading once more only to see EAGAIN. Not for the kernel path: its poll_fd()
-    // does not signal every outcome that a read_some() call would find.
+    // Set while poll_fd() signals every outcome the next read_some() could find (new
+    // data, end of stream, errors): a short read then means the source was empty, and
+    // a blocking receive (or a level-triggered caller) waits before reading again
+    // instead of reading once more only to see EAGAIN. The userspace path always; the
+    // kernel path except while it settles a hang-up, when its poll set no longer holds S.
     bool short_read_drains_ = false;
 
     std::shared_ptr<const Description> desc_;

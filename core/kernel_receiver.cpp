@@ -138,6 +138,9 @@ public:
         e.events = EPOLLRDHUP | EPOLLERR | EPOLLHUP;
         e.data.fd = s;
         epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, s, &e);
+        // While S's hang-ups, B's data and the watchdog's eventfd are all in the poll set,
+        // a short read of B means there is nothing more to find until the set fires.
+        short_read_drains_ = true;
         if (k_->watchdog) {
             watched_ = std::make_shared<WatchedSocket>();
             watched_->socket = s;
@@ -205,6 +208,7 @@ private:
                     return {ReadResult::would_block};
             }
             trouble_ = true;
+            short_read_drains_ = false;  // S leaves the poll set below: read until the outcome is known
             int err = 0;
             socklen_t len = sizeof err;
             getsockopt(socket_, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -270,6 +274,7 @@ private:
                                "sockmap (removed by another program?)");
         }
         direct_ = true;
+        short_read_drains_ = true;  // S alone, in the poll set for data and hang-ups: as on the userspace path
         if (!reset_) set_mode("handed-off");
         epoll_event e{};
         e.events = EPOLLIN | EPOLLRDHUP;

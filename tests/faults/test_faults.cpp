@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
@@ -901,6 +902,112 @@ TEST_CASE("receive buffer can't be raised (no CAP_NET_ADMIN, rmem_max too small)
     expect_one(*conn, m);
     close(c);
     close(c2);
+}
+
+// Receives as a level-triggered caller does (Connection::set_level_triggered): poll on
+// poll_fd() with no cap on the wait, so a wake-up the connection fails to signal shows as
+// a timeout instead of being papered over by a periodic retry.
+void receive_level_triggered(Connection& c, Got& got, double seconds) {
+    c.set_nonblocking(true);
+    c.set_level_triggered(true);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    for (;;) {
+        Received r = c.receive();
+        if (r.status == ReceiveStatus::message) {
+            got.messages.emplace_back(r.message.bytes.begin(), r.message.bytes.end());
+            continue;
+        }
+        if (r.status == ReceiveStatus::error) {
+            got.error = r.error->message;
+            return;
+        }
+        if (r.status == ReceiveStatus::end) {
+            got.ended = true;
+            return;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        pollfd p{c.poll_fd(), POLLIN, 0};
+        if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
+            got.timed_out = true;
+            return;
+        }
+    }
+}
+
+TEST_CASE("level-triggered caller, both paths: a long stream then the end, a truncated tail, a reset") {
+    Description d = shipped("kafka");
+    std::vector<std::vector<uint8_t>> msgs;
+    std::vector<uint8_t> stream;
+    for (size_t i = 0; i < 300; i++) {
+        msgs.push_back(good_message(d, 40 + (i * 997) % 9000));
+        stream.insert(stream.end(), msgs.back().begin(), msgs.back().end());
+    }
+    std::vector<uint8_t> partial(msgs[7].begin(), msgs[7].begin() + 30);
+    for (Mode mode : {Mode::kernel, Mode::userspace}) {
+        CAPTURE(mode == Mode::kernel ? "kernel" : "userspace");
+        Listener l;
+        for (Ending ending : {Ending::close, Ending::reset}) {
+            for (bool with_partial : {false, true}) {
+                CAPTURE(ending == Ending::close ? "close" : "reset");
+                CAPTURE(with_partial);
+                auto [c, s] = l.pair();
+                auto conn = receiver(d, mode).adopt(s);
+                std::thread writer([&, c = c] {
+                    for (size_t off = 0; off < stream.size(); off += 5000)  // pieces that cut messages
+                        send_all(c, stream.data() + off, std::min<size_t>(5000, stream.size() - off));
+                    if (with_partial) send_all(c, partial.data(), partial.size());
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    if (ending == Ending::reset) {
+                        linger lg{1, 0};
+                        setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                    }
+                    close(c);
+                });
+                Got got;
+                receive_level_triggered(*conn, got, 10);
+                writer.join();
+                CHECK_FALSE(got.timed_out);
+                REQUIRE(got.messages.size() == msgs.size());
+                for (size_t i = 0; i < msgs.size(); i++) CHECK(got.messages[i] == msgs[i]);
+                if (ending == Ending::reset)
+                    CHECK(got.error.rfind("connection reset by peer at stream offset ", 0) == 0);
+                else if (with_partial)
+                    CHECK(got.error == "truncated message (30 of " + std::to_string(msgs[7].size()) +
+                                           " bytes) at stream offset " + std::to_string(stream.size()));
+                else
+                    CHECK(got.ended);
+            }
+        }
+    }
+}
+
+TEST_CASE("level-triggered caller on the kernel path: a stall hand-off mid-stream wakes it, nothing lost") {
+    Description d = shipped("dns");
+    auto r = private_kernel_receiver(d, 300);
+    Listener l;
+    auto [c, s] = l.pair();
+    auto conn = r->adopt(s);
+    auto m1 = good_message(d, 80), m2 = good_message(d, 90), m3 = good_message(d, 100);
+    send_all(c, m1.data(), m1.size());
+    std::thread writer([&, c = c] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        int big = 1 << 20;  // strparser is no longer woken: the watchdog must hand off
+        setsockopt(conn->socket(), SOL_SOCKET, SO_RCVLOWAT, &big, sizeof big);
+        send_all(c, m2.data(), m2.size());
+        send_all(c, m3.data(), m3.size());
+        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+        close(c);
+    });
+    Got got;
+    receive_level_triggered(*conn, got, 10);
+    writer.join();
+    CHECK_FALSE(got.timed_out);
+    REQUIRE(got.messages.size() == 3);
+    CHECK(got.messages[0] == m1);
+    CHECK(got.messages[1] == m2);
+    CHECK(got.messages[2] == m3);
+    CHECK(got.ended);
+    CHECK(std::string(conn->mode()) == "handed-off");
 }
 
 TEST_CASE("clang missing: clear error on the kernel path, one warning and the userspace framer otherwise") {
