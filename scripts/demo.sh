@@ -27,4 +27,4 @@ if [ "$count" -lt 2 ]; then
   echo "demo: expected 2 framed queries, got $count" >&2
   exit 1
 fi
-echo "demo: ok ($count queries framed by the $(grep -o '(.* path' "$err" | tr -d '(') )"
+echo "demo: ok ($count queries framed by the $(grep -o "(.* path" "$err" | tr -d "("))"
