@@ -390,8 +390,9 @@ int remove_from_sockmaps(int socket) {
     return removed;
 }
 
-// The sf_sockets map that holds `socket`, opened by id as bpftool would (-1 if none).
-int sockmap_holding(int socket) {
+// The map named `name` (sf_sockets, sf_conns, …) that has an entry for `socket`'s cookie,
+// opened by id as bpftool would (-1 if none).
+int map_holding(int socket, const char* name) {
     uint64_t cookie = 0;
     socklen_t len = sizeof cookie;
     REQUIRE(getsockopt(socket, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0);
@@ -400,13 +401,24 @@ int sockmap_holding(int socket) {
         if (fd < 0) continue;
         bpf_map_info info{};
         uint32_t ilen = sizeof info;
-        uint64_t value = 0;
-        if (bpf_obj_get_info_by_fd(fd, &info, &ilen) == 0 && std::string(info.name) == "sf_sockets" &&
-            bpf_map_lookup_elem(fd, &cookie, &value) == 0)
+        std::vector<uint8_t> value(1024);
+        if (bpf_obj_get_info_by_fd(fd, &info, &ilen) == 0 && std::string(info.name) == name &&
+            info.value_size <= value.size() && bpf_map_lookup_elem(fd, &cookie, value.data()) == 0)
             return fd;
         close(fd);
     }
     return -1;
+}
+
+int sockmap_holding(int socket) {
+    return map_holding(socket, "sf_sockets");
+}
+
+size_t map_entries(int map) {
+    size_t n = 0;
+    uint64_t key = 0;
+    for (const void* prev = nullptr; bpf_map_get_next_key(map, prev, &key) == 0; prev = &key) n++;
+    return n;
 }
 
 // Detaches whatever program is attached to `map` as `type`, by id, as `bpftool prog detach` does.
@@ -811,6 +823,73 @@ TEST_CASE("map full: a clear error naming the limit and --max-connections") {
     for (int c : clients) close(c);
     close(c3);
     close(c4);
+}
+
+TEST_CASE("connections close: every map entry they made is gone, whatever way they ended") {
+    Description d = shipped("dns");
+    auto r = private_kernel_receiver(d, 300);
+    Listener l;
+    std::vector<std::pair<int, std::unique_ptr<Connection>>> open;
+    for (int i = 0; i < 12; i++) {
+        auto [c, s] = l.pair();
+        open.emplace_back(c, r->adopt(s));
+    }
+    const char* names[] = {"sf_sockets", "sf_targets", "sf_conns", "sf_consumed", "sf_handoff"};
+    std::vector<int> maps;
+    for (const char* name : names) {
+        maps.push_back(map_holding(open[0].second->socket(), name));
+        CAPTURE(name);
+        REQUIRE(maps.back() >= 0);
+        CHECK(map_entries(maps.back()) == open.size());
+    }
+    // End them four ways: a whole message then close, a framing error, a reset mid-message, a hand-off.
+    auto m = good_message(d, 80);
+    std::vector<uint8_t> bad = {0x00, 0x05, 1, 2, 3, 4, 5};
+    for (size_t i = 0; i < open.size(); i++) {
+        auto& [c, conn] = open[i];
+        Got got;
+        switch (i % 4) {
+            case 0:
+                send_all(c, m.data(), m.size());
+                close(c);
+                receive_until(*conn, got, 1, 5, true);
+                CHECK(got.ended);
+                break;
+            case 1:
+                send_all(c, m.data(), m.size());
+                send_all(c, bad.data(), bad.size());
+                receive_until(*conn, got, 2, 5);
+                CHECK_FALSE(got.error.empty());
+                close(c);
+                break;
+            case 2: {
+                send_all(c, m.data(), 40);
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                linger lg{1, 0};
+                setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                close(c);
+                receive_until(*conn, got, 1, 5);
+                CHECK_FALSE(got.error.empty());
+                break;
+            }
+            case 3: {
+                int big = 1 << 20;
+                setsockopt(conn->socket(), SOL_SOCKET, SO_RCVLOWAT, &big, sizeof big);
+                send_all(c, m.data(), m.size());
+                receive_until(*conn, got, 1, 5);
+                CHECK(std::string(conn->mode()) == "handed-off");
+                close(c);
+                break;
+            }
+        }
+        CHECK_FALSE(got.timed_out);
+        conn.reset();
+    }
+    for (size_t i = 0; i < maps.size(); i++) {
+        CAPTURE(names[i]);
+        CHECK(map_entries(maps[i]) == 0);
+        close(maps[i]);
+    }
 }
 
 TEST_CASE("receiver destroyed while a connection lives: the program stays attached for it") {
