@@ -12,9 +12,10 @@ its own. (MySQL Client/Server Protocol: Connection Phase, Generic Response Packe
 """
 import socket
 import struct
-import subprocess
 import sys
 import threading
+
+from front import run_client_through
 
 CAPS = 0x0001 | 0x0002 | 0x0004 | 0x0008 | 0x0200 | 0x2000 | 0x8000 | 0x20000 | 0x80000
 
@@ -71,14 +72,7 @@ def serve_one(listener, sockframe_port):
 def main():
     sockframe_port = int(sys.argv[1])
     argv = sys.argv[sys.argv.index("--") + 1:]
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    front = listener.getsockname()[1]
-    t = threading.Thread(target=serve_one, args=(listener, sockframe_port), daemon=True)
-    t.start()
-    rc = subprocess.call([a.replace("{front}", str(front)) for a in argv], timeout=20)
-    t.join(5)
+    rc = run_client_through(lambda listener: serve_one(listener, sockframe_port), argv)
     # The client exits 1 after the ERR reply to its query; a session it closed with
     # COM_QUIT ran to completion, so report success.
     sys.exit(0 if done.is_set() else (rc or 1))

@@ -30,6 +30,8 @@ import subprocess
 import sys
 import threading
 
+from front import run_client_through
+
 done = threading.Event()  # the client ended the session the protocol's way
 
 
@@ -262,17 +264,10 @@ def serve_one(listener, sockframe_port, split, reply):
 def main():
     sockframe_port = int(sys.argv[2])
     argv = sys.argv[sys.argv.index("--") + 1:]
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    front = listener.getsockname()[1]
     if sys.argv[1] == "git":
-        t = threading.Thread(target=serve_git, args=(listener, sockframe_port), daemon=True)
+        rc = run_client_through(lambda listener: serve_git(listener, sockframe_port), argv)
     else:
-        t = threading.Thread(target=serve_one, args=(listener, sockframe_port, *PROTOCOLS[sys.argv[1]]), daemon=True)
-    t.start()
-    rc = subprocess.call([a.replace("{front}", str(front)) for a in argv], timeout=20)
-    t.join(5)
+        rc = run_client_through(lambda listener: serve_one(listener, sockframe_port, *PROTOCOLS[sys.argv[1]]), argv)
     sys.exit(0 if done.is_set() else (rc or 1))
 
 

@@ -9,9 +9,9 @@ received, and answers the client itself with the smallest valid replies (RFC 532
 It never writes anything to sockframe of its own.
 """
 import socket
-import subprocess
 import sys
-import threading
+
+from front import run_client_through
 
 REPLIES = {b"EHLO": b"250 sockframe.test\r\n", b"HELO": b"250 sockframe.test\r\n", b"MAIL": b"250 OK\r\n",
            b"RCPT": b"250 OK\r\n", b"RSET": b"250 OK\r\n", b"NOOP": b"250 OK\r\n", b"DATA": b"354 go ahead\r\n",
@@ -52,14 +52,7 @@ def serve_one(listener, sockframe_port):
 def main():
     sockframe_port = int(sys.argv[1])
     argv = sys.argv[sys.argv.index("--") + 1:]
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    front = listener.getsockname()[1]
-    t = threading.Thread(target=serve_one, args=(listener, sockframe_port), daemon=True)
-    t.start()
-    rc = subprocess.call([a.replace("{front}", str(front)) for a in argv], timeout=20)
-    t.join(5)
+    rc = run_client_through(lambda listener: serve_one(listener, sockframe_port), argv)
     sys.exit(rc)
 
 

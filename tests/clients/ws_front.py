@@ -17,9 +17,10 @@ import base64
 import hashlib
 import socket
 import struct
-import subprocess
 import sys
 import threading
+
+from front import run_client_through
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 done = threading.Event()  # the client ended the session with a Close frame
@@ -114,14 +115,7 @@ def serve_one(listener, sockframe_port):
 def main():
     sockframe_port = int(sys.argv[1])
     argv = sys.argv[sys.argv.index("--") + 1:]
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    front = listener.getsockname()[1]
-    t = threading.Thread(target=serve_one, args=(listener, sockframe_port), daemon=True)
-    t.start()
-    rc = subprocess.call([a.replace("{front}", str(front)) for a in argv], timeout=20)
-    t.join(5)
+    rc = run_client_through(lambda listener: serve_one(listener, sockframe_port), argv)
     sys.exit(rc if rc else (0 if done.is_set() else 1))
 
 
