@@ -983,36 +983,6 @@ TEST_CASE("receive buffer can't be raised (no CAP_NET_ADMIN, rmem_max too small)
     close(c2);
 }
 
-// Receives as a level-triggered caller does (Connection::set_level_triggered): poll on
-// poll_fd() with no cap on the wait, so a wake-up the connection fails to signal shows as
-// a timeout instead of being papered over by a periodic retry.
-void receive_level_triggered(Connection& c, Got& got, double seconds) {
-    c.set_nonblocking(true);
-    c.set_level_triggered(true);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    for (;;) {
-        Received r = c.receive();
-        if (r.status == ReceiveStatus::message) {
-            got.messages.emplace_back(r.message.bytes.begin(), r.message.bytes.end());
-            continue;
-        }
-        if (r.status == ReceiveStatus::error) {
-            got.error = r.error->message;
-            return;
-        }
-        if (r.status == ReceiveStatus::end) {
-            got.ended = true;
-            return;
-        }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        pollfd p{c.poll_fd(), POLLIN, 0};
-        if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) == 0) {
-            got.timed_out = true;
-            return;
-        }
-    }
-}
-
 TEST_CASE("level-triggered caller, both paths: a long stream then the end, a truncated tail, a reset") {
     Description d = shipped("kafka");
     std::vector<std::vector<uint8_t>> msgs;
@@ -1043,7 +1013,7 @@ TEST_CASE("level-triggered caller, both paths: a long stream then the end, a tru
                     close(c);
                 });
                 Got got;
-                receive_level_triggered(*conn, got, 10);
+                receive_until(*conn, got, 0, 10, true, Waiting::level_triggered);
                 writer.join();
                 CHECK_FALSE(got.timed_out);
                 REQUIRE(got.messages.size() == msgs.size());
@@ -1078,7 +1048,7 @@ TEST_CASE("level-triggered caller on the kernel path: a stall hand-off mid-strea
         close(c);
     });
     Got got;
-    receive_level_triggered(*conn, got, 10);
+    receive_until(*conn, got, 0, 10, true, Waiting::level_triggered);
     writer.join();
     CHECK_FALSE(got.timed_out);
     REQUIRE(got.messages.size() == 3);

@@ -87,14 +87,22 @@ inline void send_all(int fd, const uint8_t* p, size_t n) {
 struct Got {
     std::vector<std::vector<uint8_t>> messages;
     std::vector<uint64_t> offsets;
-    std::string error;        // FramingError::message if one ended the stream
-    bool ended = false;       // clean end
+    std::string error;   // FramingError::message if one ended the stream
+    bool ended = false;  // clean end
     bool timed_out = false;
 };
 
+// How receive_until waits after would_block. `retrying` polls for at most 200 ms at a time,
+// so a wake-up the connection fails to signal only costs time; `level_triggered` says so
+// to the connection (set_level_triggered) and waits on poll_fd() for as long as is left,
+// so a missed wake-up ends the call with timed_out.
+enum class Waiting { retrying, level_triggered };
+
 // Receives (non-blocking + poll) until `want` messages, an error/end, or the deadline.
-inline void receive_until(Connection& c, Got& got, size_t want, double seconds, bool until_end = false) {
+inline void receive_until(Connection& c, Got& got, size_t want, double seconds, bool until_end = false,
+                          Waiting waiting = Waiting::retrying) {
     c.set_nonblocking(true);
+    if (waiting == Waiting::level_triggered) c.set_level_triggered(true);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     for (;;) {
         Received r = c.receive();
@@ -118,7 +126,12 @@ inline void receive_until(Connection& c, Got& got, size_t want, double seconds, 
             return;
         }
         pollfd p{c.poll_fd(), POLLIN, 0};
-        poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200)));
+        if (waiting == Waiting::retrying) {
+            poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 200)));
+        } else if (poll(&p, 1, static_cast<int>(left.count())) == 0) {
+            got.timed_out = true;
+            return;
+        }
     }
 }
 
