@@ -1,6 +1,6 @@
 #include "output.hpp"
 
-#include "description.hpp"
+#include <sockframe/description.hpp>
 
 namespace sockframe::cli {
 

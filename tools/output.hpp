@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-#include "framing_error.hpp"
+#include <sockframe/framing_error.hpp>
 
 namespace sockframe::cli {
 

@@ -3,9 +3,9 @@
 
 #include <string>
 
-#include "description.hpp"
+#include <sockframe/description.hpp>
 #include "output.hpp"
-#include "receiver.hpp"
+#include <sockframe/receiver.hpp>
 
 namespace sockframe::cli {
 

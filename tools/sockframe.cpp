@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "serve.hpp"
-#include "sockframe.hpp"
+#include <sockframe/sockframe.hpp>
 
 namespace fs = std::filesystem;
 using namespace sockframe;

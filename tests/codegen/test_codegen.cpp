@@ -7,10 +7,10 @@
 #include <fstream>
 #include <iterator>
 
-#include "bpf_codegen.hpp"
-#include "bpf_compiler.hpp"
-#include "bpf_program.hpp"
-#include "description.hpp"
+#include <sockframe/bpf_codegen.hpp>
+#include <sockframe/bpf_compiler.hpp>
+#include "load/bpf_program.hpp"
+#include <sockframe/description.hpp>
 
 using namespace sockframe;
 namespace fs = std::filesystem;

@@ -19,10 +19,10 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "bpf_compiler.hpp"
-#include "embedded_headers.hpp"
-#include "message_builder.hpp"
-#include "userspace_framer.hpp"
+#include <sockframe/bpf_compiler.hpp>
+#include "codegen/embedded_headers.hpp"
+#include "description/message_builder.hpp"
+#include <sockframe/userspace_framer.hpp>
 
 extern char** environ;
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "../../bpf/sockframe_abi.h"
-#include "description.hpp"
+#include "sockframe_abi.h"
+#include <sockframe/description.hpp>
 
 namespace sockframe::diff {
 

@@ -33,13 +33,13 @@
 #include <map>
 #include <thread>
 
-#include "bpf_codegen.hpp"
-#include "bpf_program.hpp"
-#include "description.hpp"
+#include <sockframe/bpf_codegen.hpp>
+#include "load/bpf_program.hpp"
+#include <sockframe/description.hpp>
 #include "diff_lib.hpp"
-#include "message_builder.hpp"
-#include "receiver.hpp"
-#include "userspace_framer.hpp"
+#include "description/message_builder.hpp"
+#include <sockframe/receiver.hpp>
+#include <sockframe/userspace_framer.hpp>
 
 using namespace sockframe;
 using namespace sockframe::diff;

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "bpf_codegen.hpp"
-#include "description.hpp"
+#include <sockframe/bpf_codegen.hpp>
+#include <sockframe/description.hpp>
 #include "diff_lib.hpp"
-#include "embedded_headers.hpp"
+#include "codegen/embedded_headers.hpp"
 
 using namespace sockframe;
 using namespace sockframe::diff;

@@ -22,11 +22,11 @@
 #include <random>
 #include <thread>
 
-#include "bpf_compiler.hpp"
-#include "delivery_probe.hpp"
+#include <sockframe/bpf_compiler.hpp>
+#include "receive/delivery_probe.hpp"
 #include "kernel_harness.hpp"
-#include "message_builder.hpp"
-#include "userspace_framer.hpp"
+#include "description/message_builder.hpp"
+#include <sockframe/userspace_framer.hpp>
 
 using namespace sockframe;
 using namespace sockframe::testing;

@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "bpf_codegen.hpp"
-#include "description.hpp"
-#include "message_builder.hpp"
-#include "userspace_framer.hpp"
+#include <sockframe/bpf_codegen.hpp>
+#include <sockframe/description.hpp>
+#include "description/message_builder.hpp"
+#include <sockframe/userspace_framer.hpp>
 
 using namespace sockframe;
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "bpf_codegen.hpp"
-#include "description.hpp"
+#include <sockframe/bpf_codegen.hpp>
+#include <sockframe/description.hpp>
 #include "diff_lib.hpp"
 
 using namespace sockframe;

@@ -25,19 +25,21 @@ san=(-fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -g -O1)
 # fuzzing explores sockframe's own code; FUZZ_TOML_ASSERTS=1 turns them back on.
 toml_assert=(); [ "${FUZZ_TOML_ASSERTS:-0}" = 1 ] || toml_assert=("-DTOML_ASSERT(expr)=((void)0)")
 flags=("${toml_assert[@]}" -std=c++20 -DTOML_HEADER_ONLY=1 "-DSOCKFRAME_MULTIARCH=\"$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)\""
-       -I"$root/core" -I"$root/tests/differential")
+       -I"$root/include" -I"$root/core" -I"$root/bpf" -I"$root/tests/differential")
 
-# The BPF headers embedded into the library, exactly as core/meson.build does it.
+# The BPF headers embedded into the library, exactly as core/codegen/meson.build does it.
 headers=$(grep -o "'[A-Za-z0-9_.]*\.h'" "$root/bpf/meson.build" | tr -d "'")
 "$cxx" -std=c++20 -O1 "$root/tools/embed_text.cpp" -o "$out/embed_text"
 embed_args=()
 for h in $headers; do embed_args+=("$h=$root/bpf/$h"); done
 "$out/embed_text" "$out/embedded_headers.cpp" "${embed_args[@]}"
 
-# Every source of the core library (as listed in core/meson.build), plus the differential library.
+# Every source of the core library (each folder's meson.build lists them), plus the differential library.
 sources=()
-for s in $(grep -o "'[A-Za-z0-9_]*\.cpp'" "$root/core/meson.build" | tr -d "'" | sort -u); do
-  [ -f "$root/core/$s" ] && sources+=("$root/core/$s")  # skips tools/embed_text.cpp and generated outputs
+for m in "$root"/core/*/meson.build; do
+  for s in $(grep -o "'[A-Za-z0-9_]*\.cpp'" "$m" | tr -d "'" | sort -u); do
+    [ -f "$(dirname "$m")/$s" ] && sources+=("$(dirname "$m")/$s")  # skips generated outputs
+  done
 done
 sources+=("$out/embedded_headers.cpp" "$root/tests/differential/diff_lib.cpp")
 objs=()

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "bpf_program.hpp"
-#include "connection.hpp"
-#include "receiver.hpp"
+#include "load/bpf_program.hpp"
+#include <sockframe/connection.hpp>
+#include <sockframe/receiver.hpp>
 
 namespace sockframe::testing {
 

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "kernel_harness.hpp"
-#include "message_builder.hpp"
-#include "userspace_framer.hpp"
+#include "description/message_builder.hpp"
+#include <sockframe/userspace_framer.hpp>
 
 using namespace sockframe;
 using namespace sockframe::testing;

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "description.hpp"
+#include <sockframe/description.hpp>
 
 namespace fs = std::filesystem;
 using namespace std::string_literals;

@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "connection.hpp"
-#include "description.hpp"
+#include <sockframe/connection.hpp>
+#include <sockframe/description.hpp>
 
 using namespace sockframe;
 using Bytes = std::vector<uint8_t>;

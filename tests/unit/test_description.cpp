@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "description.hpp"
+#include <sockframe/description.hpp>
 
 using namespace sockframe;
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "description.hpp"
-#include "framing_error.hpp"
-#include "length_rule.hpp"
-#include "message_builder.hpp"
-#include "userspace_framer.hpp"
+#include <sockframe/description.hpp>
+#include <sockframe/framing_error.hpp>
+#include "description/length_rule.hpp"
+#include "description/message_builder.hpp"
+#include <sockframe/userspace_framer.hpp>
 
 using namespace sockframe;
 using Bytes = std::vector<uint8_t>;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "description.hpp"
+#include <sockframe/description.hpp>
 
 namespace sockframe::bench {
 

@@ -27,7 +27,7 @@
 #include <thread>
 
 #include "bench.hpp"
-#include "receiver.hpp"
+#include <sockframe/receiver.hpp>
 #include "sysstat.hpp"
 #include "workload.hpp"
 

@@ -17,10 +17,10 @@
 #include <string>
 
 #include "bench.hpp"
-#include "bpf_codegen.hpp"
-#include "bpf_compiler.hpp"
-#include "bpf_program.hpp"
-#include "receiver.hpp"
+#include <sockframe/bpf_codegen.hpp>
+#include <sockframe/bpf_compiler.hpp>
+#include "load/bpf_program.hpp"
+#include <sockframe/receiver.hpp>
 
 namespace sockframe::bench {
 

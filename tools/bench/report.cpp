@@ -11,7 +11,7 @@
 #include <tuple>
 
 #include "bench.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
 
 namespace sockframe::bench {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "../../bpf/sockframe_abi.h"
+#include "sockframe_abi.h"
 
 namespace sockframe::bench {
 namespace {

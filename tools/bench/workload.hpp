@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "description.hpp"
-#include "message_builder.hpp"
+#include <sockframe/description.hpp>
+#include "description/message_builder.hpp"
 
 namespace sockframe::bench {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "sockframe.hpp"
+#include <sockframe/sockframe.hpp>
 
 int main(int argc, char** argv) {
     auto desc = sockframe::load_description_file(argc > 1 ? argv[1] : "parsers/dns.toml");

@@ -1,0 +1,14 @@
+// Code generation: a description becomes a readable sk_skb stream parser in C.
+// Only validated numbers and escaped comment text from the description reach
+// the output; the same input always gives the same bytes.
+#pragma once
+
+#include <string>
+
+#include <sockframe/description.hpp>
+
+namespace sockframe {
+
+std::string generate_bpf_c(const Description& d);
+
+}  // namespace sockframe

@@ -1,0 +1,42 @@
+// Choosing the receive path: the kernel parser when it can load, else the
+// userspace framer, with one clear line saying why.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <sockframe/load_options.hpp>
+#include <sockframe/connection.hpp>
+#include <sockframe/description.hpp>
+
+namespace sockframe {
+
+enum class Mode {
+    automatic,  // kernel if it loads, else userspace with a warning
+    kernel,     // kernel or an exception
+    userspace,
+};
+
+struct ReceiverOptions {
+    Mode mode = Mode::automatic;
+    LoadOptions load;
+    std::string object_path;  // a parser built by `sockframe build`; generated and compiled if empty
+    std::function<void(const std::string&)> warn;  // the fallback warning (default: stderr)
+    // Carry a few messages through the loaded kernel path on a throwaway loopback
+    // connection before returning it; a failure counts as "kernel path unavailable".
+    bool probe = true;
+};
+
+struct ReceiverTimings {
+    double generate_compile_ms = 0;  // 0 when the object came from the cache or a file
+    bool from_cache = false;
+    double load_ms = 0;
+    uint32_t verified_insns = 0;
+    double probe_ms = 0;  // the start-up delivery probe (0 if not run)
+};
+
+std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOptions& options = {},
+                                        ReceiverTimings* timings = nullptr);
+
+}  // namespace sockframe
