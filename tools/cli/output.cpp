@@ -15,8 +15,12 @@ std::string hex(std::span<const uint8_t> bytes) {
 }
 
 namespace {
-std::string json_string(const std::string& s) { return "\"" + escape_bytes(s) + "\""; }
-std::string conn_field(long conn) { return conn < 0 ? "" : "\"conn\":" + std::to_string(conn) + ","; }
+std::string json_string(const std::string& s) {
+    return "\"" + escape_bytes(s) + "\"";
+}
+std::string conn_field(long conn) {
+    return conn < 0 ? "" : "\"conn\":" + std::to_string(conn) + ",";
+}
 }  // namespace
 
 void print_message(FILE* out, Format f, long conn, uint64_t offset, std::span<const uint8_t> bytes) {

@@ -4,8 +4,8 @@
 #include <string>
 
 #include <sockframe/description.hpp>
-#include "output.hpp"
 #include <sockframe/receiver.hpp>
+#include "output.hpp"
 
 namespace sockframe::cli {
 
@@ -13,7 +13,7 @@ struct ServeOptions {
     std::string listen = "127.0.0.1:5353";
     Format format = Format::text;
     bool echo = false;
-    bool quiet = false;            // no per-message lines (benchmarks)
+    bool quiet = false;  // no per-message lines (benchmarks)
     unsigned max_connections = 1024;
     unsigned long long exit_after = 0;  // stop after this many messages (0: run until a signal)
     unsigned message_timeout_ms = 0;    // close a peer silent this long inside a message (0: never)
