@@ -154,7 +154,7 @@ TEST_CASE("check: a bad description exits 1 with file:line:column") {
 
     r = run(tmp, "check");
     CHECK(r.rc == 2);
-    CHECK(r.err.rfind("sockframe: missing DESCRIPTION.toml\n", 0) == 0);
+    CHECK(r.err.rfind("sockframe check: missing DESCRIPTION\n\nusage: sockframe check DESCRIPTION\n", 0) == 0);
 }
 
 TEST_CASE("gen: deterministic, byte for byte") {
@@ -286,7 +286,7 @@ TEST_CASE("frame: text format, and a capture larger than one read") {
 
     r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format yaml");
     CHECK(r.rc == 2);
-    CHECK(r.err.rfind("sockframe: --format must be text or jsonl, not \"yaml\"\n", 0) == 0);
+    CHECK(r.err.rfind("sockframe frame: --format must be text or jsonl, not \"yaml\"\n", 0) == 0);
 }
 
 TEST_CASE("list: every parser, one line each") {
