@@ -539,7 +539,8 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
     return d;
 }
 
-Description load_description_file(const std::string& path) {
+Description load_description_file(const std::string& path_or_name) {
+    std::string path = find_description(path_or_name);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw DescriptionError(path, 1, 1, "file", "cannot be read");
     std::ostringstream text;

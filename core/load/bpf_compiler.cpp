@@ -1,19 +1,17 @@
 #include <sockframe/bpf_compiler.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
+#include "build_config.hpp"
 #include "codegen/embedded_headers.hpp"
+#include "support/install_paths.hpp"
 #include "support/process.hpp"
-
-#ifndef SOCKFRAME_MULTIARCH
-#define SOCKFRAME_MULTIARCH "x86_64-linux-gnu"
-#endif
 
 namespace fs = std::filesystem;
 
@@ -28,9 +26,9 @@ uint64_t fnv1a(uint64_t h, std::string_view s) {
     return h;
 }
 
+// The same list meson compiles the shipped parsers with (bpf_cflags in meson.build).
 const std::vector<std::string>& clang_flags() {
-    static const std::vector<std::string> flags = {
-        "-O2", "-g", "-target", "bpf", "-Wall", "-Werror", "-I/usr/include/" SOCKFRAME_MULTIARCH};
+    static const std::vector<std::string> flags = {SOCKFRAME_BPF_CFLAGS};
     return flags;
 }
 
@@ -49,7 +47,8 @@ struct TempDir {
     fs::path path;
     TempDir() {
         std::string tmpl = (fs::temp_directory_path() / "sockframe-build-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw BpfCompileError("cannot create a temporary directory in " + fs::temp_directory_path().string());
+        if (!mkdtemp(tmpl.data()))
+            throw BpfCompileError("cannot create a temporary directory in " + fs::temp_directory_path().string());
         path = tmpl;
     }
     ~TempDir() {
@@ -72,41 +71,76 @@ void write_bpf_headers(const std::string& dir) {
     for (size_t i = 0; i < kBpfHeaderCount; i++) write_file(fs::path(dir) / kBpfHeaders[i].name, kBpfHeaders[i].text);
 }
 
+std::string bpf_object_key(const std::string& c_source) {
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, c_source);
+    for (size_t i = 0; i < kBpfHeaderCount; i++) h = fnv1a(fnv1a(h, kBpfHeaders[i].name), kBpfHeaders[i].text);
+    for (const auto& f : clang_flags()) h = fnv1a(h, f);
+    char key[17];
+    std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(h));
+    return key;
+}
+
+std::vector<std::string> precompiled_object_directories() {
+    return directories_from_env(
+        "SOCKFRAME_BPF_OBJECTS_DIR",
+        {running_from_build_tree() ? SOCKFRAME_BUILD_BPF_OBJECTS_DIR : SOCKFRAME_INSTALLED_BPF_OBJECTS_DIR});
+}
+
+namespace {
+
+// `<dir>/index` lists "<key> <file>" for each object the build compiled (parsers/meson.build).
+std::string find_precompiled(const std::string& key) {
+    for (const std::string& dir : precompiled_object_directories()) {
+        std::ifstream index(fs::path(dir) / "index");
+        for (std::string k, file; index >> k >> file;)
+            if (k == key) return (fs::path(dir) / file).string();
+    }
+    return {};
+}
+
+bool read_object(const fs::path& p, BpfObjectFile& out) {
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) return false;
+    std::string data = read_file(p);
+    out.bytes.assign(data.begin(), data.end());
+    return !out.bytes.empty();
+}
+
+}  // namespace
+
 BpfObjectFile compile_bpf(const std::string& c_source, const CompileOptions& options) {
+    const std::string key = bpf_object_key(c_source);
+    BpfObjectFile out;
+    fs::path cached = fs::path(cache_directory()) / (key + ".bpf.o");
+    if (options.use_cache) {
+        // Installed with the package, for hosts without a compiler: used when the generated C,
+        // the runtime headers and the flags are the ones the build compiled.
+        if (std::string pre = find_precompiled(key); !pre.empty() && read_object(pre, out)) {
+            out.cache_path = pre;
+            out.from_cache = out.precompiled = true;
+            return out;
+        }
+        out.cache_path = cached.string();
+        if (read_object(cached, out)) {
+            out.from_cache = true;
+            return out;
+        }
+    }
+
     std::string clang = options.clang;
     if (clang.empty()) {
         const char* env = std::getenv("SOCKFRAME_CLANG");
         clang = env && *env ? env : find_in_path("clang");
     }
     if (!clang.empty() && access(clang.c_str(), X_OK) != 0)
-        throw BpfCompileError("clang not found: " + clang + " is not an executable (check SOCKFRAME_CLANG); "
+        throw BpfCompileError("clang not found: " + clang +
+                              " is not an executable (check SOCKFRAME_CLANG); "
                               "or use the userspace framer (--userspace)");
     if (clang.empty())
-        throw BpfCompileError("clang not found on PATH: install it (scripts/setup.sh installs clang), "
-                              "set SOCKFRAME_CLANG, or use the userspace framer (--userspace)");
-
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, c_source);
-    for (size_t i = 0; i < kBpfHeaderCount; i++) h = fnv1a(fnv1a(h, kBpfHeaders[i].name), kBpfHeaders[i].text);
-    for (const auto& f : clang_flags()) h = fnv1a(h, f);
-    h = fnv1a(h, clang);
-    char key[32];
-    std::snprintf(key, sizeof key, "%016llx.bpf.o", static_cast<unsigned long long>(h));
-
-    BpfObjectFile out;
-    fs::path cached = fs::path(cache_directory()) / key;
-    if (options.use_cache) {
-        out.cache_path = cached.string();
-        std::error_code ec;
-        if (fs::is_regular_file(cached, ec)) {
-            out.bytes.clear();
-            std::string data = read_file(cached);
-            out.bytes.assign(data.begin(), data.end());
-            if (!out.bytes.empty()) {
-                out.from_cache = true;
-                return out;
-            }
-        }
-    }
+        throw BpfCompileError(
+            "clang not found on PATH, and no precompiled parser matches this description: install clang "
+            "(scripts/setup.sh installs it), set SOCKFRAME_CLANG, load an object made by `sockframe build` "
+            "(--object), or use the userspace framer (--userspace)");
 
     auto start = std::chrono::steady_clock::now();
     TempDir tmp;

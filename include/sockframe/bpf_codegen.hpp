@@ -7,8 +7,12 @@
 
 #include <sockframe/description.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 std::string generate_bpf_c(const Description& d);
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

@@ -13,6 +13,8 @@
 #include <sockframe/framing_error.hpp>
 #include <sockframe/userspace_framer.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 enum class ReceiveStatus {
@@ -147,3 +149,5 @@ protected:
 std::unique_ptr<Receiver> make_userspace_receiver(std::shared_ptr<const Description> d);
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

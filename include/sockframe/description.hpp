@@ -11,6 +11,8 @@
 #include <variant>
 #include <vector>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 enum class ByteOrder { big, little };
@@ -152,12 +154,41 @@ private:
 };
 
 Description parse_description(std::string_view toml_text, std::string_view source_name);
-Description load_description_file(const std::string& path);
+// Reads a description from a file; a bare name ("dns") is a shipped description,
+// found with find_description().
+Description load_description_file(const std::string& path_or_name);
+
+// The directories shipped descriptions are looked for in, in order: those in
+// $SOCKFRAME_PARSERS_DIR (':'-separated) when it is set; else the installed
+// $datadir/sockframe/parsers, or the source tree's parsers/ for a program run from
+// sockframe's own build directory.
+std::vector<std::string> description_directories();
+
+// The file a DESCRIPTION argument names: the argument itself when it is a file or
+// looks like a path (has a '/' or ends in ".toml"); else <dir>/<name>.toml from the
+// first of description_directories() that has it.
+std::string find_description(const std::string& name_or_path);
+
+// find_description() found nothing; what() lists every place it looked.
+class DescriptionNotFound : public std::runtime_error {
+public:
+    DescriptionNotFound(const std::string& name, std::vector<std::string> searched);
+    const std::vector<std::string>& searched() const { return searched_; }
+
+private:
+    std::vector<std::string> searched_;
+};
 
 // The framing rule in words, as `sockframe check` prints it.
 std::string explain(const Description& d);
+
+// The framing rule in a few words ("u16be@0", "4 hex digits@0", "delimiter \"\\r\\n\""),
+// as `sockframe list` prints it.
+std::string summarize(const Description& d);
 
 // Escapes bytes for display: printable ASCII as is, the rest as \r, \n, \xNN.
 std::string escape_bytes(std::string_view bytes);
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

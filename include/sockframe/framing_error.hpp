@@ -7,6 +7,8 @@
 
 #include <sockframe/description.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 enum class FramingErrorKind {
@@ -42,3 +44,5 @@ FramingError make_stalled_error(uint64_t offset, uint64_t held, uint64_t timeout
 const char* kind_name(FramingErrorKind kind);
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

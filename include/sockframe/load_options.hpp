@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 struct LoadOptions {
@@ -46,3 +48,5 @@ private:
 std::string missing_kernel_capabilities();
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

@@ -10,6 +10,8 @@
 #include <sockframe/connection.hpp>
 #include <sockframe/description.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 enum class Mode {
@@ -40,3 +42,5 @@ std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOpti
                                         ReceiverTimings* timings = nullptr);
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

@@ -13,6 +13,8 @@
 #include <sockframe/description.hpp>
 #include <sockframe/framing_error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
+
 namespace sockframe {
 
 struct Message {
@@ -173,3 +175,5 @@ private:
 };
 
 }  // namespace sockframe
+
+#pragma GCC visibility pop

@@ -30,17 +30,19 @@ std::string bin() {
     REQUIRE_MESSAGE(fs::is_regular_file(b), "no sockframe binary at " << b);
     return b;
 }
-std::string parsers_dir() { return env("SOCKFRAME_SOURCE_DIR") + "/parsers"; }
+std::string parsers_dir() {
+    return env("SOCKFRAME_SOURCE_DIR") + "/parsers";
+}
 
-const char* const kNine[] = {"dns",   "http2-frames", "json-lines",       "kafka",        "modbus-tcp",
-                             "mongodb", "mysql",      "postgresql-typed", "smtp-commands"};
+const char* const kNine[] = {"dns",     "http2-frames", "json-lines",       "kafka",        "modbus-tcp",
+                             "mongodb", "mysql",        "postgresql-typed", "smtp-commands"};
 
 // Every description in parsers/ (the nine examples and any added since).
 std::vector<fs::path> all_parsers() {
     std::vector<fs::path> v;
     for (const auto& e : fs::directory_iterator(parsers_dir()))
         if (e.path().extension() == ".toml") v.push_back(e.path());
-    std::sort(v.begin(), v.end());
+    std::sort(v.begin(), v.end(), [](const fs::path& a, const fs::path& b) { return a.stem() < b.stem(); });
     return v;
 }
 
@@ -82,9 +84,12 @@ struct Run {
 };
 
 // Runs sockframe with `args` (already quoted), optional stdin file.
-Run run(const TempDir& tmp, const std::string& args, const std::string& stdin_path = "/dev/null") {
+// `env` is prefixed to the command ("NAME=value ").
+Run run(const TempDir& tmp, const std::string& args, const std::string& stdin_path = "/dev/null",
+        const std::string& env = "") {
     const std::string out = (tmp.path / "stdout").string(), err = (tmp.path / "stderr").string();
-    const std::string cmd = quote(bin()) + " " + args + " <" + quote(stdin_path) + " >" + quote(out) + " 2>" + quote(err);
+    const std::string cmd =
+        env + quote(bin()) + " " + args + " <" + quote(stdin_path) + " >" + quote(out) + " 2>" + quote(err);
     int status = std::system(cmd.c_str());
     REQUIRE_MESSAGE(WIFEXITED(status), "did not exit normally: " << cmd);
     return {WEXITSTATUS(status), read_file(out), read_file(err)};
@@ -125,14 +130,17 @@ TEST_CASE("check: every shipped parser is valid and explained") {
     for (const char* name : kNine) CHECK(fs::is_regular_file(parsers_dir() + "/" + name + ".toml"));
     // One spelled out in full.
     Run r = run(tmp, "check " + quote(parsers_dir() + "/dns.toml"));
-    CHECK(r.out == parsers_dir() + "/dns.toml: OK\n"
-                   "dns-tcp: DNS over TCP (RFC 1035 \xc2\xa7" "4.2.2, RFC 7766 \xc2\xa7" "8)\n"
-                   "Each message starts with a length field: 2-byte unsigned big-endian integer at byte 0.\n"
-                   "Message size = 2 + value bytes.\n"
-                   "A size below 14 or above 65537 bytes is a framing error.\n"
-                   "On a framing error the connection stops there; every message before it is delivered.\n"
-          "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
-                   "to a delivery socket and split again in userspace.\n");
+    CHECK(r.out == parsers_dir() +
+                       "/dns.toml: OK\n"
+                       "dns-tcp: DNS over TCP (RFC 1035 \xc2\xa7"
+                       "4.2.2, RFC 7766 \xc2\xa7"
+                       "8)\n"
+                       "Each message starts with a length field: 2-byte unsigned big-endian integer at byte 0.\n"
+                       "Message size = 2 + value bytes.\n"
+                       "A size below 14 or above 65537 bytes is a framing error.\n"
+                       "On a framing error the connection stops there; every message before it is delivered.\n"
+                       "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
+                       "to a delivery socket and split again in userspace.\n");
 }
 
 TEST_CASE("check: a bad description exits 1 with file:line:column") {
@@ -146,7 +154,8 @@ TEST_CASE("check: a bad description exits 1 with file:line:column") {
     std::string syntax = tmp.file("syntax.toml", "name = \"x\"\nmax_message = \n");
     r = run(tmp, "check " + quote(syntax));
     CHECK(r.rc == 1);
-    CHECK(r.err == "sockframe: " + syntax + ":2:15: syntax: Error while parsing key-value pair: expected value, saw '\\n'\n");
+    CHECK(r.err ==
+          "sockframe: " + syntax + ":2:15: syntax: Error while parsing key-value pair: expected value, saw '\\n'\n");
 
     r = run(tmp, "check " + quote((tmp.path / "missing.toml").string()));
     CHECK(r.rc == 1);
@@ -183,7 +192,7 @@ TEST_CASE("gen: deterministic, byte for byte") {
 TEST_CASE("frame --format jsonl: exact lines") {
     TempDir tmp;
     const std::string dns = parsers_dir() + "/dns.toml";
-    const std::string m1 = "\x00\x0c"s + "ABCDEFGHIJKL";                  // 14 bytes
+    const std::string m1 = "\x00\x0c"s + "ABCDEFGHIJKL";                      // 14 bytes
     const std::string m2 = "\x00\x0e"s + "\x00\x01\x02\xff"s + "abcdefghij";  // 16 bytes
     const std::string l1 = R"({"offset":0,"len":14,"hex":"000c4142434445464748494a4b4c"})";
     const std::string l2 = R"({"offset":14,"len":16,"hex":"000e000102ff6162636465666768696a"})";
@@ -206,49 +215,58 @@ TEST_CASE("frame --format jsonl: exact lines") {
         std::string cap = tmp.file("empty.bin", "");
         Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 0);
-        CHECK(r.out == R"({"summary":{"messages":0,"bytes":0,"ok":true}})" "\n");
+        CHECK(r.out == R"({"summary":{"messages":0,"bytes":0,"ok":true}})"
+                       "\n");
     }
     SUBCASE("too short after a good message: exit 1 with the error line") {
         std::string cap = tmp.file("short.bin", m1 + "\x00\x01"s + "zzzz");
         Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == l1 + "\n" +
-                           R"({"error":"length field gives a 3-byte message, below the minimum 14 at stream offset 14","rule":"too_short","offset":14})"
-                           "\n"
-                           R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
-                           "\n");
+        CHECK(
+            r.out ==
+            l1 + "\n" +
+                R"({"error":"length field gives a 3-byte message, below the minimum 14 at stream offset 14","rule":"too_short","offset":14})"
+                "\n"
+                R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
+                "\n");
     }
     SUBCASE("too long") {
         std::string cap2 = tmp.file("long2.bin", "\x00\x00\x00\x08"s + "12345678" + "\x7f\xff\xff\xff"s);
         Run r = run(tmp, "frame " + quote(parsers_dir() + "/kafka.toml") + " " + quote(cap2) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == R"({"offset":0,"len":12,"hex":"000000083132333435363738"})"
-                       "\n"
-                       R"({"error":"length field gives a 2147483651-byte message, above max_message 104857604 at stream offset 12","rule":"too_long","offset":12})"
-                       "\n"
-                       R"({"summary":{"messages":1,"bytes":12,"ok":false}})"
-                       "\n");
+        CHECK(
+            r.out ==
+            R"({"offset":0,"len":12,"hex":"000000083132333435363738"})"
+            "\n"
+            R"({"error":"length field gives a 2147483651-byte message, above max_message 104857604 at stream offset 12","rule":"too_long","offset":12})"
+            "\n"
+            R"({"summary":{"messages":1,"bytes":12,"ok":false}})"
+            "\n");
     }
     SUBCASE("truncated at the end of the capture") {
         std::string cap = tmp.file("trunc.bin", m1 + m2.substr(0, 5));
         Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == l1 + "\n" +
-                           R"({"error":"truncated message (5 of 16 bytes) at stream offset 14","rule":"truncated","offset":14})"
-                           "\n"
-                           R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
-                           "\n");
+        CHECK(r.out ==
+              l1 + "\n" +
+                  R"({"error":"truncated message (5 of 16 bytes) at stream offset 14","rule":"truncated","offset":14})"
+                  "\n"
+                  R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
+                  "\n");
     }
     SUBCASE("no delimiter: the error text is escaped as JSON") {
         std::string cap = tmp.file("smtp.bin", "HELO x\r\n" + std::string(1000, 'x') + "\r\n");
-        Run r = run(tmp, "frame " + quote(parsers_dir() + "/smtp-commands.toml") + " " + quote(cap) + " --format jsonl");
+        Run r =
+            run(tmp, "frame " + quote(parsers_dir() + "/smtp-commands.toml") + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == R"({"offset":0,"len":8,"hex":"48454c4f20780d0a"})"
-                       "\n"
-                       R"({"error":"no delimiter \"\\r\\n\" within max_message 1000 bytes at stream offset 8","rule":"no_delimiter","offset":8})"
-                       "\n"
-                       R"({"summary":{"messages":1,"bytes":8,"ok":false}})"
-                       "\n");
+        CHECK(
+            r.out ==
+            R"({"offset":0,"len":8,"hex":"48454c4f20780d0a"})"
+            "\n"
+            R"({"error":"no delimiter \"\\r\\n\" within max_message 1000 bytes at stream offset 8","rule":"no_delimiter","offset":8})"
+            "\n"
+            R"({"summary":{"messages":1,"bytes":8,"ok":false}})"
+            "\n");
     }
 }
 
@@ -258,15 +276,17 @@ TEST_CASE("frame: text format, and a capture larger than one read") {
     std::string cap = tmp.file("good.bin", "\x00\x0c"s + "ABCDEFGHIJKL" + "\x00\x0e"s + std::string(14, '"'));
     Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap));
     CHECK(r.rc == 0);
-    CHECK(r.out == "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
-                   "message offset=14 len=16 \"\\x00\\x0e\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\"\n"
-                   "2 messages, 30 bytes framed\n");
+    CHECK(r.out ==
+          "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
+          "message offset=14 len=16 \"\\x00\\x0e\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\"\n"
+          "2 messages, 30 bytes framed\n");
     std::string bad = tmp.file("bad.bin", "\x00\x0c"s + "ABCDEFGHIJKL" + "\x00\x02"s);
     r = run(tmp, "frame " + quote(dns) + " " + quote(bad));
     CHECK(r.rc == 1);
-    CHECK(r.out == "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
-                   "error too_short: length field gives a 4-byte message, below the minimum 14 at stream offset 14\n"
-                   "1 messages, 14 bytes framed, stopped by a framing error\n");
+    CHECK(r.out ==
+          "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
+          "error too_short: length field gives a 4-byte message, below the minimum 14 at stream offset 14\n"
+          "1 messages, 14 bytes framed, stopped by a framing error\n");
 
     // 3000 lines of 100 bytes: 300000 bytes, several 64 KiB reads, lines across read boundaries.
     std::string big;
@@ -300,27 +320,43 @@ TEST_CASE("list: every parser, one line each") {
     for (size_t i = 0; i < parsers.size(); i++) {
         CAPTURE(parsers[i]);
         const auto d = sockframe::load_description_file(parsers[i].string());
-        CHECK(ls[i].rfind(parsers[i].filename().string() + " ", 0) == 0);  // sorted by file name
+        CHECK(ls[i].rfind(parsers[i].stem().string() + " ", 0) == 0);  // sorted by name, as DESCRIPTION takes it
         CHECK(ls[i].find(" " + d.name + " ") != std::string::npos);
+        CHECK(ls[i].find(" " + sockframe::summarize(d) + " ") != std::string::npos);
         CHECK(ls[i].find("INVALID") == std::string::npos);
         if (!d.summary.empty()) CHECK(ls[i].substr(ls[i].size() - d.summary.size()) == d.summary);
     }
-    // The nine examples, exactly.
+    // Every kind of rule, in its own words (git pkt-line's length is 4 ASCII hex digits, not a binary field).
     const char* const want[] = {
-        "dns.toml               dns-tcp                    2-byte BE length @0          DNS over TCP",
-        "http2-frames.toml      http2-frames               3-byte BE length @0          HTTP/2 frames (after the connection preface)",
-        "json-lines.toml        json-lines                 delimiter \"\\n\"               JSON Lines (newline-delimited JSON)",
-        "kafka.toml             kafka                      4-byte BE length @0          Apache Kafka requests and responses",
-        "modbus-tcp.toml        modbus-tcp                 2-byte BE length @4          Modbus/TCP application data units",
-        "mongodb.toml           mongodb                    4-byte LE length @0          MongoDB wire protocol messages",
-        "mysql.toml             mysql                      3-byte LE length @0          MySQL / MariaDB protocol packets",
-        "postgresql-typed.toml  postgresql-typed           4-byte BE length @1          PostgreSQL v3 typed messages (after startup)",
-        "smtp-commands.toml     smtp-commands              delimiter \"\\r\\n\"             SMTP command lines (CRLF)",
+        "dns                    dns-tcp                    u16be@0                        DNS over TCP",
+        "git-pkt-line           git-pkt-line               4 hex digits@0                 Git pkt-line packets",
+        "http2                  http2                      24 B preface, then u24be@0     HTTP/2 client stream: "
+        "connection preface, then frames",
+        "json-lines             json-lines                 delimiter \"\\n\"                 JSON Lines "
+        "(newline-delimited JSON)",
+        "ldap                   ldap                       BER length@1                   LDAPv3 messages (BER, "
+        "definite length)",
+        "mongodb                mongodb                    u32le@0                        MongoDB wire protocol "
+        "messages",
+        "mqtt                   mqtt                       varint@1 (<= 4 B)              MQTT control packets (3.1.1 "
+        "and 5.0)",
+        "netbios-session        netbios-session            u24be@1 &0x1ffff               NetBIOS session service "
+        "packets (RFC 1002)",
+        "netstring              netstring                  decimal@0 to \":\"               netstrings",
+        "postgresql             postgresql                 first u32be@0, then u32be@1    PostgreSQL v3 frontend: "
+        "startup message, then typed messages",
+        "smtp-commands          smtp-commands              delimiter \"\\r\\n\"               SMTP command lines "
+        "(CRLF)",
     };
     for (const char* w : want) {
         CAPTURE(w);
         CHECK(std::find(ls.begin(), ls.end(), std::string(w)) != ls.end());
     }
+    // --names: what DESCRIPTION accepts, one per line (the bash completion reads it).
+    Run n = run(tmp, "list --names");
+    CHECK(n.rc == 0);
+    REQUIRE(lines(n.out).size() == parsers.size());
+    for (size_t i = 0; i < parsers.size(); i++) CHECK(lines(n.out)[i] == parsers[i].stem().string());
 
     // Another directory, with a broken description: listed as INVALID, exit 1.
     fs::create_directory(tmp.path / "p");
@@ -329,8 +365,8 @@ TEST_CASE("list: every parser, one line each") {
     tmp.file("p/notes.txt", "not a description");
     Run l = run(tmp, "list " + quote((tmp.path / "p").string()));
     CHECK(l.rc == 1);
-    CHECK(l.out == pad("a.toml", 22) + " " + pad("aa", 26) + " " + pad("delimiter \"\\x00\"", 28) + " \n" +
-                       pad("b.toml", 22) + " INVALID: " + (tmp.path / "p" / "b.toml").string() +
+    CHECK(l.out == pad("a", 22) + " " + pad("aa", 26) + " " + pad("delimiter \"\\x00\"", 30) + " \n" + pad("b", 22) +
+                       " INVALID: " + (tmp.path / "p" / "b.toml").string() +
                        ":4:9: length.width: 6 is not allowed; allowed: 1, 2, 3, 4 or 8\n");
 }
 
@@ -342,4 +378,78 @@ TEST_CASE("unknown command and usage") {
     Run h = run(tmp, "--help");
     CHECK(h.rc == 0);
     CHECK(h.out.rfind("usage: sockframe COMMAND [options]\n", 0) == 0);
+}
+
+TEST_CASE("a bare name is a shipped description, for every command that takes one") {
+    TempDir tmp;
+    // From the build directory the source tree's parsers/ are the shipped ones.
+    Run c = run(tmp, "check dns");
+    CHECK(c.rc == 0);
+    CHECK(c.out.rfind(parsers_dir() + "/dns.toml: OK\n", 0) == 0);
+    Run g = run(tmp, "gen git-pkt-line");
+    CHECK(g.rc == 0);
+    CHECK(g.out.find("git-pkt-line") != std::string::npos);
+    const std::string cap = tmp.file("cap.bin", std::string("\x00\x0chi0123456789", 14));
+    Run f = run(tmp, "frame dns " + quote(cap) + " --format jsonl");
+    CHECK(f.rc == 0);
+    CHECK(f.out.rfind(R"({"offset":0,"len":14,"hex":"000c686930313233343536373839"})", 0) == 0);
+
+    // An unknown name: the error says every place it looked.
+    Run u = run(tmp, "check dnss");
+    CHECK(u.rc == 1);
+    CHECK(u.err ==
+          "sockframe: no description named \"dnss\": looked for " + parsers_dir() +
+              "/dnss.toml (give a path to a .toml file, set SOCKFRAME_PARSERS_DIR, or see `sockframe list`)\n");
+
+    // SOCKFRAME_PARSERS_DIR: a ':'-separated list, searched in order.
+    fs::create_directory(tmp.path / "mine");
+    tmp.file("mine/dns.toml", "name = \"my-dns\"\nmax_message = 100\n[length]\nwidth = 2\nheader = 2\n");
+    const std::string env =
+        "SOCKFRAME_PARSERS_DIR=" +
+        quote((tmp.path / "none").string() + ":" + (tmp.path / "mine").string() + ":" + parsers_dir()) + " ";
+    Run m = run(tmp, "check dns", "/dev/null", env);
+    CHECK(m.rc == 0);
+    CHECK(m.out.find("my-dns") != std::string::npos);
+    Run k = run(tmp, "check kafka", "/dev/null", env);
+    CHECK(k.rc == 0);
+    CHECK(k.out.rfind(parsers_dir() + "/kafka.toml: OK\n", 0) == 0);
+    Run l = run(tmp, "list", "/dev/null", env);
+    CHECK(l.out.find("my-dns") != std::string::npos);
+    CHECK(lines(l.out).size() == all_parsers().size());  // dns once: the first directory that has it wins
+}
+
+TEST_CASE("--man and --bash-completion come from the command table") {
+    TempDir tmp;
+    Run top = run(tmp, "--help");
+    Run man = run(tmp, "--man");
+    Run comp = run(tmp, "--bash-completion");
+    CHECK(man.rc == 0);
+    CHECK(comp.rc == 0);
+    CHECK(man.out.rfind(".TH SOCKFRAME 1 ", 0) == 0);
+    // Every command of the top-level usage has a section in the manual and a case in the completion,
+    // and every option its `COMMAND --help` lists appears in both.
+    size_t commands = 0;
+    for (const std::string& line : lines(top.out)) {
+        if (line.rfind("  ", 0) != 0 || line.size() < 3 || line[2] == ' ') continue;
+        std::string name = line.substr(2, line.find(' ', 2) - 2);
+        CAPTURE(name);
+        commands++;
+        CHECK(man.out.find(".SS \"" + name) != std::string::npos);
+        CHECK(comp.out.find("    " + name + ")\n") != std::string::npos);
+        Run help = run(tmp, name + " --help");
+        REQUIRE(help.rc == 0);
+        for (const std::string& h : lines(help.out)) {
+            if (h.rfind("  -", 0) != 0) continue;
+            std::string opt = h.substr(2, h.find(' ', 2) - 2);
+            CAPTURE(opt);
+            std::string roff_opt;
+            for (char ch : opt) roff_opt += ch == '-' ? "\\-" : std::string(1, ch);
+            CHECK(man.out.find(".B " + roff_opt) + man.out.find(".BI \"" + roff_opt) != 2 * std::string::npos);
+            CHECK(comp.out.find(" " + opt) != std::string::npos);
+        }
+    }
+    CHECK(commands >= 6);
+    // The completion script is valid bash.
+    const std::string script = tmp.file("completion.bash", comp.out);
+    CHECK(std::system(("bash -n " + quote(script)).c_str()) == 0);
 }

@@ -3,7 +3,9 @@
 #include <cstring>
 #include <string>
 
+#include "build_config.hpp"
 #include "command.hpp"
+#include "manual.hpp"
 
 using namespace sockframe;
 using namespace sockframe::cli;
@@ -23,7 +25,9 @@ std::string top_usage() {
             head += "\n" + std::string(44, ' ');
         out += head + c->summary + "\n";
     }
-    out += "\n`sockframe COMMAND --help` lists the options of a command.\n";
+    out +=
+        "\n`sockframe COMMAND --help` lists the options of a command; `man sockframe` has them all.\n"
+        "--version, --man (the manual in roff), --bash-completion (the completion script)\n";
     return out;
 }
 
@@ -35,6 +39,9 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     std::string name = argv[1];
+    if (name == "--version") return std::puts("sockframe " SOCKFRAME_VERSION) < 0;
+    if (name == "--man") return std::fputs(manual_page(kCommands).c_str(), stdout) < 0;
+    if (name == "--bash-completion") return std::fputs(bash_completion(kCommands).c_str(), stdout) < 0;
     try {
         for (const Command* c : kCommands)
             if (c->name == name) return c->run(Args(*c, argc, argv, 2));
