@@ -3,6 +3,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -13,14 +15,10 @@
 #include <sockframe/description.hpp>
 
 using namespace sockframe;
+using sockframe::testing::source_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string source_dir() {
-    const char* d = std::getenv("SOCKFRAME_SOURCE_DIR");
-    return d ? d : ".";
-}
 
 std::string read(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

@@ -35,6 +35,8 @@
 
 #include <sockframe/bpf_codegen.hpp>
 #include "load/parser_program.hpp"
+#include "support.hpp"
+#include "support/loopback.hpp"
 #include <sockframe/description.hpp>
 #include "diff_lib.hpp"
 #include "description/message_builder.hpp"
@@ -43,6 +45,8 @@
 
 using namespace sockframe;
 using namespace sockframe::diff;
+using sockframe::testing::Listener;
+using sockframe::testing::send_all_until;
 
 namespace {
 
@@ -64,53 +68,6 @@ std::vector<std::string> kernel_log_marks() {
     while (fgets(buf, sizeof buf, p)) lines.emplace_back(buf);
     pclose(p);
     return lines;
-}
-
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f = -1) : fd(f) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd >= 0) close(fd);
-    }
-    int release() {
-        int f = fd;
-        fd = -1;
-        return f;
-    }
-};
-
-struct Listener {
-    Fd fd;
-    sockaddr_in addr{};
-    Listener() : fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        if (fd.fd < 0 || bind(fd.fd, reinterpret_cast<sockaddr*>(&addr), len) || listen(fd.fd, 64) ||
-            getsockname(fd.fd, reinterpret_cast<sockaddr*>(&addr), &len))
-            throw std::runtime_error(std::string("loopback listener: ") + std::strerror(errno));
-    }
-};
-
-// Sends with a deadline: false if the peer stopped taking data (the kernel parser
-// stopped after an error, or a stall; the comparison tells which).
-bool send_all(int fd, const uint8_t* p, size_t n, std::chrono::steady_clock::time_point deadline) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (std::chrono::steady_clock::now() > deadline) return false;
-            pollfd pf{fd, POLLOUT, 0};
-            poll(&pf, 1, 20);
-            continue;
-        }
-        if (w < 0) throw std::runtime_error(std::string("send: ") + std::strerror(errno));
-        p += w;
-        n -= static_cast<size_t>(w);
-    }
-    return true;
 }
 
 struct Result {
@@ -162,14 +119,14 @@ Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std:
     setsockopt(client.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(client.fd, reinterpret_cast<const sockaddr*>(&l.addr), sizeof l.addr))
         throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
-    Fd server(accept4(l.fd.fd, nullptr, nullptr, SOCK_CLOEXEC));
+    Fd server(accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC));
     if (server.fd < 0) throw std::runtime_error(std::string("accept: ") + std::strerror(errno));
 
     size_t pos = 0, chunk = 0;
     auto send_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     // Sometimes the first chunk is already queued when the socket joins the map.
     if (!c.chunks.empty() && (presend < 0 ? rng() % 5 == 0 : presend == 1)) {
-        send_all(client.fd, c.stream.data(), c.chunks[0], send_deadline);
+        send_all_until(client.fd, c.stream.data(), c.chunks[0], send_deadline);
         pos = c.chunks[0];
         chunk = 1;
         std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -177,7 +134,7 @@ Result through_kernel(Receiver& receiver, const Listener& l, const Case& c, std:
     auto conn = receiver.adopt(server.release());
     kernel_mode = std::string(conn->mode()) == "kernel";
     for (; chunk < c.chunks.size(); chunk++) {
-        if (!send_all(client.fd, c.stream.data() + pos, c.chunks[chunk], send_deadline)) break;
+        if (!send_all_until(client.fd, c.stream.data() + pos, c.chunks[chunk], send_deadline)) break;
         pos += c.chunks[chunk];
         if (rng() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
     }

@@ -53,7 +53,7 @@ check "first message bytes intact" "grep -q '\"offset\":0,\"len\":14,\"hex\":\"0
 # --- clang missing: one warning naming clang, userspace; --require-kernel fails clearly ---
 P=$(port)
 mkdir -p "$WORK/empty-cache"
-timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cache" \
+timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cache" SOCKFRAME_BPF_OBJECTS_DIR="$WORK/empty-cache" \
   "$BIN" serve "$DNS" --listen 127.0.0.1:$P --format jsonl --exit-after 2 >"$WORK/nc.out" 2>"$WORK/nc.err" &
 PIDS+=($!); NC=$!
 check "serve without clang starts" "wait_for $WORK/nc.err serving 10"
@@ -63,7 +63,7 @@ echo "--- stderr (no clang):"; cat "$WORK/nc.err"
 check "serve without clang exits 0" "[ $rc = 0 ]"
 check "one warning naming clang" "[ \$(grep -c warning $WORK/nc.err) = 1 ] && grep warning $WORK/nc.err | grep -q clang"
 check "framed in userspace" "grep -q '(userspace path' $WORK/nc.err && [ \$(grep -c '\"len\":14' $WORK/nc.out) = 2 ]"
-timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cache" \
+timeout 20 env SOCKFRAME_CLANG=/nonexistent SOCKFRAME_CACHE_DIR="$WORK/empty-cache" SOCKFRAME_BPF_OBJECTS_DIR="$WORK/empty-cache" \
   "$BIN" serve "$DNS" --listen 127.0.0.1:$(port) --require-kernel >"$WORK/rk.out" 2>"$WORK/rk.err"; rc=$?
 echo "--- stderr (no clang, --require-kernel):"; cat "$WORK/rk.err"
 check "--require-kernel without clang fails (exit != 0, not a timeout)" "[ $rc != 0 ] && [ $rc != 124 ]"

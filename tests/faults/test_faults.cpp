@@ -33,18 +33,9 @@ using namespace sockframe::testing;
 
 namespace {
 
-std::string source_dir() {
-    const char* d = std::getenv("SOCKFRAME_SOURCE_DIR");
-    return d ? d : ".";
-}
-
 std::mt19937_64& rng() {
     static std::mt19937_64 r(777);
     return r;
-}
-
-Description shipped(const std::string& name) {
-    return load_description_file(source_dir() + "/parsers/" + name + ".toml");
 }
 
 // One receiver per (description, path), kept for the run.
@@ -1059,12 +1050,16 @@ TEST_CASE("level-triggered caller on the kernel path: a stall hand-off mid-strea
     CHECK(std::string(conn->mode()) == "handed-off");
 }
 
+// Nothing cached, no precompiled object and no compiler: the compiler must run and can't.
+struct NoCompiler {
+    TempDir dir{"sockframe-faults-cache"};
+    ScopedEnv cache{"SOCKFRAME_CACHE_DIR", dir.path.string()};
+    ScopedEnv objects{"SOCKFRAME_BPF_OBJECTS_DIR", dir.path.string()};
+    ScopedEnv clang{"SOCKFRAME_CLANG", "/nonexistent"};
+};
+
 TEST_CASE("clang missing: clear error on the kernel path, one warning and the userspace framer otherwise") {
-    auto dir = std::filesystem::temp_directory_path() / ("sockframe-faults-cache-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    std::string old_cache = std::getenv("SOCKFRAME_CACHE_DIR") ? std::getenv("SOCKFRAME_CACHE_DIR") : "";
-    setenv("SOCKFRAME_CACHE_DIR", dir.c_str(), 1);  // nothing cached: the compiler must run
-    setenv("SOCKFRAME_CLANG", "/nonexistent", 1);
+    NoCompiler none;
     Description d = shipped("dns");
     ReceiverOptions o;
     o.mode = Mode::kernel;
@@ -1084,32 +1079,63 @@ TEST_CASE("clang missing: clear error on the kernel path, one warning and the us
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find('\n') == std::string::npos);
     CHECK(warnings[0].find("clang") != std::string::npos);
-    unsetenv("SOCKFRAME_CLANG");
-    if (old_cache.empty())
-        unsetenv("SOCKFRAME_CACHE_DIR");
-    else
-        setenv("SOCKFRAME_CACHE_DIR", old_cache.c_str(), 1);
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("clang missing: the one warning line says why") {
-    auto dir = std::filesystem::temp_directory_path() / ("sockframe-faults-cache2-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir);
-    std::string old_cache = std::getenv("SOCKFRAME_CACHE_DIR") ? std::getenv("SOCKFRAME_CACHE_DIR") : "";
-    setenv("SOCKFRAME_CACHE_DIR", dir.c_str(), 1);
-    setenv("SOCKFRAME_CLANG", "/nonexistent", 1);
-    ReceiverOptions o;
     std::vector<std::string> warnings;
-    o.warn = [&](const std::string& w) { warnings.push_back(w); };
-    auto r = open_receiver(shipped("dns"), o);
-    unsetenv("SOCKFRAME_CLANG");
-    if (old_cache.empty())
-        unsetenv("SOCKFRAME_CACHE_DIR");
-    else
-        setenv("SOCKFRAME_CACHE_DIR", old_cache.c_str(), 1);
-    std::filesystem::remove_all(dir);
+    {
+        NoCompiler none;
+        ReceiverOptions o;
+        o.warn = [&](const std::string& w) { warnings.push_back(w); };
+        auto r = open_receiver(shipped("dns"), o);
+    }
     REQUIRE(warnings.size() == 1);
     CHECK(warnings[0].find("/nonexistent") != std::string::npos);
+}
+
+TEST_CASE("no clang on PATH: a shipped parser loads from the precompiled objects; a custom one needs the compiler") {
+    TempDir dir{"sockframe-faults-cache"};
+    ScopedEnv cache{"SOCKFRAME_CACHE_DIR", dir.path.string()};  // nothing cached
+    ScopedEnv clang{"SOCKFRAME_CLANG", std::nullopt};
+    ScopedEnv path{"PATH", dir.path.string()};  // no clang anywhere
+    ScopedEnv objects{"SOCKFRAME_BPF_OBJECTS_DIR", std::nullopt};  // the build's parsers/ (run from the build tree)
+    for (const char* name : {"dns", "git-pkt-line", "json-lines", "websocket", "postgresql"}) {
+        CAPTURE(name);
+        ReceiverOptions o;
+        o.mode = Mode::kernel;
+        ReceiverTimings t;
+        auto r = open_receiver(shipped(name), o, &t);
+        CHECK(std::string(r->mode()) == "kernel");
+        CHECK(t.from_cache);
+        CHECK(t.verified_insns > 0);
+        // Messages through it, end to end.
+        if (std::string(name) == "dns") {
+            Listener l;
+            auto [c, s] = l.pair();
+            auto conn = r->adopt(s);
+            std::vector<uint8_t> m = {0, 12, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'};
+            std::vector<uint8_t> two = m;
+            two.insert(two.end(), m.begin(), m.end());
+            send_all(c, two.data(), two.size());
+            Got got;
+            receive_until(*conn, got, 2, 10);
+            close(c);
+            REQUIRE(got.messages.size() == 2);
+            CHECK(got.messages[0] == m);
+            CHECK(got.messages[1] == m);
+        }
+    }
+    // A description the build did not compile: no object matches, so clang is needed and named.
+    Description custom = parse_description("name = \"custom\"\nmax_message = 99\n[length]\nwidth = 2\nheader = 2\n", "custom.toml");
+    ReceiverOptions o;
+    o.mode = Mode::kernel;
+    std::string what;
+    try {
+        open_receiver(custom, o);
+    } catch (const std::exception& e) {
+        what = e.what();
+    }
+    CHECK(what.find("clang not found on PATH, and no precompiled parser matches this description") != std::string::npos);
 }
 
 int main(int argc, char** argv) {

@@ -21,20 +21,11 @@
 #include <vector>
 
 #include "load/parser_program.hpp"
+#include "support.hpp"
 #include <sockframe/connection.hpp>
 #include <sockframe/receiver.hpp>
 
 namespace sockframe::testing {
-
-// Exits 77 (meson: SKIP) with the reason when the kernel path can't run here.
-inline void require_kernel_or_skip() {
-    std::string missing = missing_kernel_capabilities();
-    if (!missing.empty()) {
-        std::printf("SKIPPED: kernel-path tests need %s (run as root); the userspace framer tests still run\n",
-                    missing.c_str());
-        std::exit(77);
-    }
-}
 
 inline std::string kernel_log_marks() {
     FILE* p = popen("dmesg 2>/dev/null | grep -E 'kernel BUG|WARNING: CPU|seq # bug|BUG: |Oops'", "r");
@@ -44,44 +35,6 @@ inline std::string kernel_log_marks() {
     while (fgets(buf, sizeof buf, p)) out += buf;
     pclose(p);
     return out;
-}
-
-struct Listener {
-    int fd = -1;
-    sockaddr_in addr{};
-    explicit Listener(int rcvbuf = 0) {
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (rcvbuf) setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
-        if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) || listen(fd, 256) ||
-            getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len))
-            throw std::runtime_error("listener");
-    }
-    ~Listener() { close(fd); }
-    // client side connected, server side accepted
-    std::pair<int, int> pair() const {
-        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c, reinterpret_cast<const sockaddr*>(&addr), sizeof addr)) throw std::runtime_error("connect");
-        int s = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (s < 0) throw std::runtime_error("accept");
-        return {c, s};
-    }
-};
-
-inline void send_all(int fd, const uint8_t* p, size_t n) {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            throw std::runtime_error(std::string("send: ") + std::strerror(errno));
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-    }
 }
 
 struct Got {

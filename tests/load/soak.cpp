@@ -42,11 +42,6 @@ constexpr uint32_t kBatch = 50;
 constexpr long kRssToleranceKiB = 16 * 1024;
 constexpr long kHeapToleranceKiB = 1024;
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
 void put32(uint8_t* p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
 }

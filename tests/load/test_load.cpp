@@ -30,12 +30,6 @@ uint64_t env_u64(const char* name, uint64_t fallback) {
 constexpr uint32_t kHeader = 4 + 4 + 4 + 8;  // length, connection, sequence, checksum
 constexpr uint32_t kMaxMessage = 32768;
 
-uint64_t fnv1a(const uint8_t* p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 void put32(uint8_t* p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = static_cast<uint8_t>(v >> (24 - 8 * i));
 }

@@ -14,7 +14,11 @@
 
 #include <sockframe/description.hpp>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
+using sockframe::testing::read_file;
+using sockframe::testing::TempDir;
 using namespace std::string_literals;
 
 namespace {
@@ -42,32 +46,6 @@ std::vector<fs::path> all_parsers() {
         if (e.path().extension() == ".toml") v.push_back(e.path());
     std::sort(v.begin(), v.end(), [](const fs::path& a, const fs::path& b) { return a.stem() < b.stem(); });
     return v;
-}
-
-// A scratch directory, removed at the end of the test case.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string tmpl = (fs::temp_directory_path() / "sockframe-unit-XXXXXX").string();
-        REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name, const std::string& content) const {
-        std::string p = (path / name).string();
-        std::ofstream(p, std::ios::binary) << content;
-        return p;
-    }
-};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 std::string quote(const std::string& s) {

@@ -2,6 +2,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <string>
@@ -9,6 +11,7 @@
 #include <sockframe/description.hpp>
 
 using namespace sockframe;
+using sockframe::testing::source_dir;
 
 namespace {
 
@@ -26,12 +29,6 @@ std::string error_of(const std::string& text) {
 }
 
 const std::string kHead = "name = \"x\"\nmax_message = 10\n";
-
-std::string source_dir() {
-    const char* s = std::getenv("SOCKFRAME_SOURCE_DIR");
-    REQUIRE_MESSAGE(s != nullptr, "SOCKFRAME_SOURCE_DIR is not set");
-    return s;
-}
 
 }  // namespace
 

@@ -6,6 +6,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -36,9 +38,7 @@ std::string error_of(const std::string& text) {
 
 const Description& shipped(const std::string& name) {
     static std::vector<std::unique_ptr<Description>> keep;
-    const char* dir = std::getenv("SOCKFRAME_SOURCE_DIR");
-    REQUIRE_MESSAGE(dir != nullptr, "SOCKFRAME_SOURCE_DIR is not set");
-    keep.push_back(std::make_unique<Description>(load_description_file(std::string(dir) + "/parsers/" + name + ".toml")));
+    keep.push_back(std::make_unique<Description>(sockframe::testing::shipped(name)));
     return *keep.back();
 }
 
