@@ -21,6 +21,12 @@ meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 1 2>&1 | tee "$BUIL
 rc=${PIPESTATUS[0]}
 set -e
 
+# As a user outside the tree: install to a temporary prefix, build against it with
+# pkg-config and as a meson subproject, receive messages (once: not in the sanitizer pass).
+if [ "$BUILD_DIR" = build ]; then
+  bash scripts/test-install.sh || rc=1
+fi
+
 after=$(dmesg 2>/dev/null | grep -cE "$marks" || true)
 if [ "$after" != "$before" ]; then
   echo "test: the kernel logged new BUG/WARNING lines during the tests:"

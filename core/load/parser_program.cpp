@@ -96,6 +96,7 @@ std::shared_ptr<const ParserProgram> load_parser(const Description& d, const Loa
         auto start = std::chrono::steady_clock::now();
         BpfObjectFile obj = compile_bpf(generate_bpf_c(d));
         built.from_cache = obj.from_cache;
+        built.precompiled = obj.precompiled;
         if (!obj.from_cache)
             built.generate_compile_ms =
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -53,6 +53,7 @@ uint64_t largest_message_limit(const Description& d);
 struct ParserBuildInfo {
     double generate_compile_ms = 0;  // 0 when the object came from the cache or a file
     bool from_cache = false;
+    bool precompiled = false;  // one of the objects installed with sockframe (a subset of from_cache)
 };
 
 // generate -> compile (cached) -> load, or load `object_path` if given. Throws

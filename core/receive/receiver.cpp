@@ -27,6 +27,7 @@ std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOpti
         auto program = load_parser(d, o.load, o.object_path, &built);
         t.generate_compile_ms = built.generate_compile_ms;
         t.from_cache = built.from_cache;
+        t.precompiled = built.precompiled;
         t.load_ms = program->load_ms();
         t.verified_insns = program->verified_insns();
         auto r = make_kernel_receiver(desc, program, [warn = o.warn](const std::string& line) {

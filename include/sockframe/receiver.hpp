@@ -33,6 +33,7 @@ struct ReceiverOptions {
 struct ReceiverTimings {
     double generate_compile_ms = 0;  // 0 when the object came from the cache or a file
     bool from_cache = false;
+    bool precompiled = false;  // the object installed with sockframe for a shipped description (no compiler ran)
     double load_ms = 0;
     uint32_t verified_insns = 0;
     double probe_ms = 0;  // the start-up delivery probe (0 if not run)

@@ -1107,6 +1107,7 @@ TEST_CASE("no clang on PATH: a shipped parser loads from the precompiled objects
         auto r = open_receiver(shipped(name), o, &t);
         CHECK(std::string(r->mode()) == "kernel");
         CHECK(t.from_cache);
+        CHECK(t.precompiled);
         CHECK(t.verified_insns > 0);
         // Messages through it, end to end.
         if (std::string(name) == "dns") {

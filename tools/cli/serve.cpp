@@ -83,7 +83,8 @@ int serve(const Description& d, const ServeOptions& o) {
     if (std::string(receiver->mode()) == "kernel")
         std::fprintf(
             stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
-            t.from_cache ? "from cache"
+            t.precompiled  ? "precompiled"
+            : t.from_cache ? "from cache"
                          : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
             t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
