@@ -88,26 +88,5 @@ TEST_CASE("description text cannot escape the comment it is quoted in") {
     CHECK_NOTHROW(compile_bpf(c, {false, {}}));
 }
 
-TEST_CASE("every shipped parser compiles and passes the verifier on this kernel") {
-    if (!missing_kernel_capabilities().empty()) {
-        MESSAGE("SKIPPED: verifier check needs CAP_BPF and CAP_NET_ADMIN (run as root)");
-        return;
-    }
-    int count = 0;
-    for (const auto& e : fs::directory_iterator(source_dir() + "/parsers")) {
-        if (e.path().extension() != ".toml") continue;
-        CAPTURE(e.path().string());
-        Description d = load_description_file(e.path().string());
-        BpfObjectFile obj = compile_bpf(generate_bpf_c(d));
-        REQUIRE_FALSE(obj.bytes.empty());
-        for (uint32_t batch : {256u, 1u}) {
-            LoadOptions o;
-            o.batch_max_msgs = batch;
-            ParserProgram p(obj.bytes, d.symbol(), resolve_load_options(d, o));
-            CHECK(p.verified_insns() > 0);
-            CHECK(p.attachment_problem().empty());
-        }
-        count++;
-    }
-    CHECK(count >= 9);
-}
+// Every shipped parser loading and passing the verifier (batched and per-message):
+// test_insn_budget.cpp, which needs privileges and says SKIP without them.
