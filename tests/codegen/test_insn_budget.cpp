@@ -36,7 +36,7 @@ std::string kernel_release() {
 
 int main(int argc, char** argv) {
     const bool write = argc > 1 && !std::strcmp(argv[1], "--write");
-    require_kernel_or_skip();
+    require_kernel_or_skip("verifier budgets");
     const fs::path table = fs::path(source_dir()) / "tests" / "codegen" / "insn_budget.txt";
 
     std::map<std::string, uint32_t> budget;

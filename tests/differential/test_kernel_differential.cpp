@@ -414,11 +414,7 @@ extern "C" void on_alarm(int) {
 }
 
 int main(int argc, char** argv) {
-    std::string missing = missing_kernel_capabilities();
-    if (!missing.empty()) {
-        std::printf("SKIPPED: the kernel differential test needs %s (run as root)\n", missing.c_str());
-        return 77;
-    }
+    sockframe::testing::require_kernel_or_skip("kernel differential tests");
     std::signal(SIGALRM, on_alarm);
     alarm(static_cast<unsigned>(env_u64("SOCKFRAME_KDIFF_TIMEOUT", 240)));
     auto before = kernel_log_marks();

@@ -36,10 +36,10 @@ std::string read_file(const fs::path& path) {
     return s.str();
 }
 
-void require_kernel_or_skip() {
+void require_kernel_or_skip(const std::string& what) {
     std::string missing = missing_kernel_capabilities();
     if (!missing.empty()) {
-        std::printf("SKIPPED: kernel-path tests need %s (run as root); the userspace framer tests still run\n",
+        std::printf("SKIPPED: %s need %s (run as root); the userspace framer tests still run\n", what.c_str(),
                     missing.c_str());
         std::fflush(stdout);
         std::exit(77);

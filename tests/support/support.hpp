@@ -26,7 +26,7 @@ std::string read_file(const std::filesystem::path& path);
 
 // Exits 77 (meson: SKIP) with the reason when the kernel path can't run here
 // (missing CAP_BPF / CAP_NET_ADMIN).
-void require_kernel_or_skip();
+void require_kernel_or_skip(const std::string& what = "kernel-path tests");
 
 // A scratch directory, removed with everything in it when this goes out of scope.
 struct TempDir {
