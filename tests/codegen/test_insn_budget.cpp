@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
         double change = 100.0 * (static_cast<double>(n) - it->second) / it->second;
         bool over = n > it->second + 20 && change > 10.0;
         std::printf("%-24s %9u %9u %+7.1f%%%s\n", name.c_str(), n, it->second, change,
-                    over ? "  OVER BUDGET" : change < -25.0 ? "  (well under: lower the budget?)" : "");
+                    over             ? "  OVER BUDGET"
+                    : change < -25.0 ? "  (well under: lower the budget?)"
+                                     : "");
         if (over && !write) failures++;
     }
     for (const auto& [name, n] : budget)
@@ -107,6 +109,7 @@ int main(int argc, char** argv) {
         return failures && now.empty() ? 1 : 0;
     }
     if (failures)
-        std::printf("%d problem(s); if a parser grew on purpose: meson compile -C build insn-budget-update\n", failures);
+        std::printf("%d problem(s); if a parser grew on purpose: meson compile -C build insn-budget-update\n",
+                    failures);
     return failures ? 1 : 0;
 }
