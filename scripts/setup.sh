@@ -11,6 +11,8 @@ packages=(
   iproute2 procps util-linux gnuplot-nox libclang-rt-14-dev
   # real protocol clients (tests/clients)
   bind9-dnsutils
+  # library: Asio adapter, man page and completion checks, Debian packaging (issue 12)
+  libasio-dev man-db bash-completion dpkg-dev debhelper fakeroot
 )
 if [ -f "$(dirname "$0")/client-packages.txt" ]; then
   mapfile -t extra < <(grep -v '^#' "$(dirname "$0")/client-packages.txt" | tr -s ' ' '\n' | sed '/^$/d')
