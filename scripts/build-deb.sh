@@ -13,7 +13,7 @@ start=$(date +%s)
 
 mkdir "$work/sockframe-$version"
 git ls-files -co --exclude-standard -z | grep -zv '^subprojects/[^/]*/' | tar --null -T - -cf - | tar -xf - -C "$work/sockframe-$version"
-(cd "$work/sockframe-$version" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 || {
+(cd "$work/sockframe-$version" && DEB_BUILD_OPTIONS="parallel=$(nproc) ${DEB_BUILD_OPTIONS:-}" dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1 || {
   tail -60 "$work/build.log"; echo "build-deb: dpkg-buildpackage FAILED"; exit 1; }
 mkdir -p "$out"
 cp "$work"/*.deb "$out"/

@@ -10,7 +10,7 @@ out=$(mktemp)
 err=$(mktemp)
 trap 'kill "$pid" 2>/dev/null || true; rm -f "$out" "$err"' EXIT
 
-timeout 60 build/tools/sockframe serve parsers/dns.toml --listen "127.0.0.1:$port" --format jsonl >"$out" 2>"$err" &
+timeout 60 build/tools/sockframe serve dns --listen "127.0.0.1:$port" --format jsonl >"$out" 2>"$err" &
 pid=$!
 for _ in $(seq 50); do grep -q serving "$err" && break; sleep 0.1; done
 cat "$err"

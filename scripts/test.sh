@@ -23,8 +23,10 @@ set -e
 
 # As a user outside the tree: install to a temporary prefix, build against it with
 # pkg-config and as a meson subproject, receive messages (once: not in the sanitizer pass).
+# The Debian packages: built, installed, run, removed (scripts/build-deb.sh, ~3 min).
 if [ "$BUILD_DIR" = build ]; then
   bash scripts/test-install.sh || rc=1
+  bash scripts/build-deb.sh "$BUILD_DIR/deb" || rc=1
 fi
 
 after=$(dmesg 2>/dev/null | grep -cE "$marks" || true)

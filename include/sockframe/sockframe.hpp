@@ -9,3 +9,4 @@
 #include <sockframe/framing_error.hpp>
 #include <sockframe/receiver.hpp>
 #include <sockframe/userspace_framer.hpp>
+#include <sockframe/load_options.hpp>

@@ -8,7 +8,7 @@
 #include <sockframe/sockframe.hpp>
 
 int main(int argc, char** argv) {
-    auto desc = sockframe::load_description_file(argc > 1 ? argv[1] : "parsers/dns.toml");
+    auto desc = sockframe::load_description_file(argc > 1 ? argv[1] : "dns");
     auto receiver = sockframe::open_receiver(desc);  // kernel parser, or userspace with a warning
     int server = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{AF_INET, htons(argc > 2 ? std::atoi(argv[2]) : 5353), {htonl(INADDR_LOOPBACK)}, {}};
