@@ -37,6 +37,10 @@ objdump -p "$libdir/libsockframe.so" | grep -q 'SONAME.*libsockframe.so.0' || fa
 
 step "1. a program built with pkg-config, receiving on the $mode path"
 export PKG_CONFIG_PATH=$pcdir
+for h in "$prefix"/include/sockframe/*.hpp; do  # each installed header compiles on its own
+  echo "#include <sockframe/$(basename "$h")>" | g++ -std=c++20 -Wall -Wextra -Werror -fsyntax-only -x c++ - \
+    $(pkg-config --cflags sockframe) || fail "installed header $(basename "$h") does not compile on its own"
+done
 g++ -std=c++20 -Wall -Wextra -Werror tests/install/receive_messages.cpp -o "$work/receive_pkgconfig" \
   $(pkg-config --cflags --libs sockframe) -Wl,-rpath,"$libdir"
 mkdir "$work/no-compiler"  # PATH without clang: the installed precompiled parser must do
