@@ -76,7 +76,17 @@ fi
 
 step "3. man page and bash completion"
 MANPATH="$prefix/share/man" man -P cat sockframe 2>/dev/null | grep -q 'serve DESCRIPTION' || fail "man sockframe"
-bash -n "$prefix/share/bash-completion/completions/sockframe" || fail "bash completion"
+completion=$prefix/share/bash-completion/completions/sockframe
+bash -n "$completion" || fail "bash completion"
+complete_words() {  # what the installed completion offers for the words given (the last one being typed)
+  PATH="$prefix/bin:$PATH" bash -c 'source /usr/share/bash-completion/bash_completion; source "$1"; shift
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; _sockframe
+    printf "%s\n" "${COMPREPLY[@]}"' sh "$completion" "$@"
+}
+complete_words sockframe se | grep -qx serve || fail "completion of subcommands"
+complete_words sockframe serve --list | grep -qx -- --listen || fail "completion of serve's options"
+complete_words sockframe serve --format "" | grep -qx jsonl || fail "completion of --format values"
+complete_words sockframe serve dn | grep -qx dns || fail "completion of shipped description names"
 
 step "4. a meson project with sockframe as a subproject"
 mkdir -p "$work/consumer/subprojects"

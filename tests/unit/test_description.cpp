@@ -429,3 +429,47 @@ TEST_CASE("invalid: summary and reference") {
     CHECK(error_of("name = \"x\"\nreference = \"" + std::string(201, 'r') + "\"\n" + tail) ==
           "t.toml:2:13: reference: is longer than 200 characters");
 }
+
+TEST_CASE("find_description: a path as given, a bare name from the description directories, or where it looked") {
+    using sockframe::testing::ScopedEnv;
+    using sockframe::testing::TempDir;
+    const std::string parsers = source_dir() + "/parsers";
+    {
+        ScopedEnv unset("SOCKFRAME_PARSERS_DIR", std::nullopt);
+        // This test runs from the build directory: the source tree's parsers/ are the shipped ones.
+        REQUIRE(description_directories() == std::vector<std::string>{parsers});
+        CHECK(find_description("dns") == parsers + "/dns.toml");
+        CHECK(load_description_file("git-pkt-line").name == "git-pkt-line");
+        CHECK(find_description("no/such.toml") == "no/such.toml");  // a path is not searched for
+        CHECK(find_description("other.toml") == "other.toml");
+        try {
+            find_description("dnss");
+            FAIL("an unknown name was found");
+        } catch (const DescriptionNotFound& e) {
+            CHECK(e.searched() == std::vector<std::string>{parsers + "/dnss.toml"});
+            CHECK(std::string(e.what()).find("looked for " + parsers + "/dnss.toml") != std::string::npos);
+        }
+    }
+    TempDir tmp;
+    tmp.file("dns.toml", "name = \"mine\"\nmax_message = 99\n[length]\nwidth = 2\n");
+    ScopedEnv dirs("SOCKFRAME_PARSERS_DIR", (tmp.path / "empty").string() + ":" + tmp.path.string() + ":" + parsers);
+    CHECK(description_directories().size() == 3);
+    CHECK(load_description_file("dns").name == "mine");                   // the first directory that has it
+    CHECK(find_description("kafka") == parsers + "/kafka.toml");           // later directories too
+    CHECK_THROWS_AS(find_description("nothing-here"), DescriptionNotFound);
+}
+
+TEST_CASE("summarize: the rule in a few words, for each kind of rule") {
+    auto rule = [](const std::string& body) { return summarize(parse("name = \"x\"\nmax_message = 1000\n" + body)); };
+    CHECK(rule("[length]\nwidth = 2\n") == "u16be@0");
+    CHECK(rule("[length]\noffset = 3\nwidth = 4\nbyte_order = \"little\"\n") == "u32le@3");
+    CHECK(rule("[length]\nwidth = 1\nmask = 0x7f\nscale = 4\n") == "u8@0 &0x7f x4");
+    CHECK(rule("[delimiter]\ntext = \"\\r\\n\"\n") == "delimiter \"\\r\\n\"");
+    CHECK(summarize(sockframe::testing::shipped("git-pkt-line")) == "4 hex digits@0");
+    CHECK(summarize(sockframe::testing::shipped("mqtt")) == "varint@1 (<= 4 B)");
+    CHECK(summarize(sockframe::testing::shipped("netstring")) == "decimal@0 to \":\"");
+    CHECK(summarize(sockframe::testing::shipped("ldap")) == "BER length@1");
+    CHECK(summarize(sockframe::testing::shipped("http2")) == "24 B preface, then u24be@0");
+    CHECK(summarize(sockframe::testing::shipped("postgresql")) == "first u32be@0, then u32be@1");
+    CHECK(summarize(sockframe::testing::shipped("websocket")) == "u8@1 &0x7f (flag/escape widths)");
+}
