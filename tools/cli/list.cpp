@@ -27,8 +27,10 @@ int run(const Args& a) {
     for (const auto& p : files) {
         try {
             Description d = load_description_file(p.string());
-            std::string rule = d.is_length() ? std::to_string(d.length().width) + "-byte " +
-                                                   (d.length().byte_order == ByteOrder::big ? "BE" : "LE") +
+            // Every encoding shown as if uint (issue 12 item 2 makes this one word per encoding).
+            const UintLength* u = d.is_length() ? d.length().as_uint() : nullptr;
+            std::string rule = d.is_length() ? std::to_string(u ? u->width : d.length().as_variable()->max_size) +
+                                                   "-byte " + (!u || u->byte_order == ByteOrder::big ? "BE" : "LE") +
                                                    " length @" + std::to_string(d.length().offset)
                                              : "delimiter \"" + escape_bytes(d.delimiter().bytes) + "\"";
             std::printf("%-22s %-26s %-28s %s\n", p.filename().c_str(), d.name.c_str(), rule.c_str(),
