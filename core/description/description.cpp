@@ -8,6 +8,8 @@
 
 #include <toml++/toml.h>
 
+#include "sockframe_primitives.h"
+
 namespace sockframe {
 
 DescriptionError::DescriptionError(std::string source, uint32_t line, uint32_t column,
@@ -336,13 +338,6 @@ LengthField read_length(const TableReader& r) {
     return f;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // `text = "..."` (ASCII) or `hex = "..."` (any bytes), max_len bytes at most.
 std::string read_byte_string(const TableReader& r, size_t max_len) {
     auto text = r.string("text");
@@ -362,7 +357,7 @@ std::string read_byte_string(const TableReader& r, size_t max_len) {
         const std::string& h = *hex;
         if (h.size() % 2 != 0) r.fail(r.find("hex"), "hex", "needs an even number of hex digits");
         for (size_t i = 0; i < h.size(); i += 2) {
-            int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
+            int hi = sf_digit(static_cast<uint8_t>(h[i]), 1), lo = sf_digit(static_cast<uint8_t>(h[i + 1]), 1);
             if (hi < 0 || lo < 0) r.fail(r.find("hex"), "hex", "\"" + escape_bytes(h) + "\" is not hex; allowed: digits 0-9, a-f");
             bytes += static_cast<char>(hi * 16 + lo);
         }

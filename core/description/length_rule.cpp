@@ -4,17 +4,9 @@
 #include <optional>
 #include <variant>
 
-namespace sockframe {
+#include "sockframe_primitives.h"
 
-uint64_t length_total(uint64_t value, uint64_t scale, uint64_t base, int64_t adjust) {
-    uint64_t t = (scale && value > (~0ULL - base) / scale) ? ~0ULL : base + value * scale;
-    if (adjust >= 0) {
-        uint64_t a = static_cast<uint64_t>(adjust);
-        return t > ~0ULL - a ? ~0ULL : t + a;
-    }
-    uint64_t a = static_cast<uint64_t>(-adjust);
-    return t < a ? 0 : t - a;
-}
+namespace sockframe {
 
 long preface_mismatch(const std::string& preface, const uint8_t* p, size_t avail) {
     size_t n = std::min(avail, preface.size());
@@ -25,17 +17,8 @@ long preface_mismatch(const std::string& preface, const uint8_t* p, size_t avail
 
 namespace {
 
-int digit_value(uint8_t c, bool hex) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (hex && c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (hex && c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 uint64_t read_uint(const uint8_t* p, uint32_t width, ByteOrder order) {
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < width; i++) v = (v << 8) | p[order == ByteOrder::big ? i : width - 1 - i];
-    return v;
+    return sf_uint(p, width, order == ByteOrder::big);
 }
 
 LengthProbe malformed(uint64_t at) { return {LengthProbe::error, 0, FramingErrorKind::bad_length_field, at}; }
@@ -88,12 +71,8 @@ FieldRead read_field(const BerLength& f, uint64_t off, const uint8_t* p, size_t 
     if (b0 < 0x80) return {std::nullopt, b0, 1};
     uint32_t n = b0 & 0x7f;
     if (n == 0 || n > 8 || n + 1 > f.max_size) return {malformed(off)};  // indefinite or too long
-    uint64_t v = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        if (avail < off + 2 + i) return {LengthProbe{}};
-        v = (v << 8) | p[off + 1 + i];
-    }
-    return {std::nullopt, v, n + 1};
+    if (avail < off + 1 + n) return {LengthProbe{}};
+    return {std::nullopt, sf_uint(p + off + 1, n, 1), n + 1};
 }
 
 FieldRead read_field(const AsciiLength& f, uint64_t off, const uint8_t* p, size_t avail) {
@@ -107,7 +86,7 @@ FieldRead read_field(const AsciiLength& f, uint64_t off, const uint8_t* p, size_
             if (n == 0) return {malformed(off)};
             return {std::nullopt, v, n + 1};
         }
-        int d = digit_value(c, f.hex);
+        int d = sf_digit(c, f.hex);
         if (d < 0 || n == f.max_size) return {malformed(off + n)};
         v = v * base + static_cast<uint64_t>(d);
     }
@@ -129,8 +108,7 @@ LengthProbe probe_length(const LengthField& f, uint64_t max_message, const std::
     if (std::find(f.special_values.begin(), f.special_values.end(), v) != f.special_values.end())
         return {LengthProbe::known, f.special_total, {}, 0};
     const VariableLength* var = f.as_variable();
-    uint64_t total =
-        var ? length_total(v, f.scale, off + r.field_bytes, var->adjust) : length_total(v, f.scale, r.base, 0);
+    uint64_t total = var ? sf_total(v, f.scale, off + r.field_bytes, var->adjust) : sf_total(v, f.scale, r.base, 0);
     if (total > max_message) return {LengthProbe::error, 0, FramingErrorKind::too_long, total};
     if (total < f.effective_min()) return {LengthProbe::error, 0, FramingErrorKind::too_short, total};
     return {LengthProbe::known, total, {}, 0};

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "description/length_rule.hpp"
+#include "sockframe_primitives.h"
 
 namespace sockframe {
 namespace {
@@ -247,8 +248,8 @@ uint64_t largest_message(const Description& d) {
     const UintLength* u = lf.as_uint();
     const VariableLength* var = lf.as_variable();
     uint64_t top = lf.conditional() ? ~0ULL  // escapes and wide fields reach far beyond the short field
-                   : u              ? length_total(largest_field_value(lf), lf.scale, u->header, 0)
-                       : length_total(largest_field_value(lf), lf.scale, lf.offset + var->max_size + 1, var->adjust);
+                   : u              ? sf_total(largest_field_value(lf), lf.scale, u->header, 0)
+                       : sf_total(largest_field_value(lf), lf.scale, lf.offset + var->max_size + 1, var->adjust);
     for (uint64_t t = std::min(d.max_message, top), tries = 0; t > 0 && tries < 4096; t--, tries++)
         if (legal_head(d.length(), d.max_message, d.magic, d.trailer, t)) return t;
     // Sparse encodings (scale, small fields): search down by the field's own values.

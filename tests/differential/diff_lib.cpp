@@ -22,6 +22,7 @@
 #include <sockframe/bpf_compiler.hpp>
 #include "codegen/embedded_headers.hpp"
 #include "description/message_builder.hpp"
+#include "sockframe_primitives.h"
 #include <sockframe/userspace_framer.hpp>
 
 extern char** environ;
@@ -53,10 +54,9 @@ std::string to_hex(std::span<const uint8_t> bytes) {
 
 std::vector<uint8_t> from_hex(const std::string& hex) {
     auto digit = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        throw std::invalid_argument("not a hex digit");
+        int d = sf_digit(static_cast<uint8_t>(c), 1);
+        if (d < 0) throw std::invalid_argument("not a hex digit");
+        return d;
     };
     if (hex.size() % 2) throw std::invalid_argument("odd number of hex digits");
     std::vector<uint8_t> out;
@@ -864,11 +864,7 @@ namespace {
 
 // Writes `value` into the length field of message bytes `m` (bits outside the mask kept).
 void put_field(uint32_t offset, const UintLength& f, uint8_t* m, uint64_t value) {
-    uint64_t field = 0;
-    for (uint32_t i = 0; i < f.width; i++) {
-        uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
-        field = (field << 8) | m[offset + idx];
-    }
+    uint64_t field = sf_uint(m + offset, f.width, f.byte_order == ByteOrder::big);
     field = (field & ~f.mask) | ((value << f.shift) & f.mask);
     for (uint32_t i = 0; i < f.width; i++) {
         uint32_t idx = f.byte_order == ByteOrder::big ? f.width - 1 - i : i;
