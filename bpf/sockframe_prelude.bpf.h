@@ -44,26 +44,7 @@ static __always_inline long sf_load(const struct sf_cursor *cur, __u64 pos, void
 #define SF_LENGTH_KNOWN 1 /* *total holds the message's full length */
 /* or -SF_ERR_*, with *value holding the offending number */
 
-/* total = base + value * scale + adjust, saturating at both ends (as the userspace framer). */
-static __always_inline __u64 sf_total(__u64 value, __u64 scale, __u64 base, __s64 adjust)
-{
-	__u64 t = (scale && value > (~0ULL - base) / scale) ? ~0ULL : base + value * scale;
-
-	if (adjust >= 0)
-		return t > ~0ULL - (__u64)adjust ? ~0ULL : t + (__u64)adjust;
-	return t < (__u64)-adjust ? 0 : t - (__u64)-adjust;
-}
-
-/* Value of an ASCII digit, or -1. */
-static __always_inline int sf_digit(__u8 c, int hex)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (hex && c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (hex && c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+/* sf_total(), sf_digit(): the same functions the userspace framer calls. */
+#include "sockframe_primitives.h"
 
 #endif

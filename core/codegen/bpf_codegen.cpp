@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <sstream>
+#include <variant>
 
 namespace sockframe {
 namespace {
@@ -69,15 +70,11 @@ std::string byte_compare(const std::string& var, const std::string& bytes) {
     return o.str();
 }
 
-const char* encoding_name(LengthEncoding e) {
-    switch (e) {
-    case LengthEncoding::uint: return "uint";
-    case LengthEncoding::leb128: return "leb128";
-    case LengthEncoding::ber: return "ber";
-    case LengthEncoding::ascii_decimal: return "ascii-decimal";
-    case LengthEncoding::ascii_hex: return "ascii-hex";
-    }
-    return "?";
+const char* encoding_name(const LengthEncoding& e) {
+    if (std::holds_alternative<Leb128Length>(e)) return "leb128";
+    if (std::holds_alternative<BerLength>(e)) return "ber";
+    if (const AsciiLength* a = std::get_if<AsciiLength>(&e)) return a->hex ? "ascii-hex" : "ascii-decimal";
+    return "uint";
 }
 
 // "(__u64)b[0] << 8 |\n\t    (__u64)b[1]": the bytes of `var` as one integer.
@@ -94,10 +91,10 @@ std::string assemble(const std::string& var, uint32_t width, ByteOrder order, co
 }
 
 // uint field with [[escape]], [flag_width] or [[extra]]: the steps of probe_length() for them.
-void emit_conditional_uint(std::ostringstream& o, const LengthField& f) {
-    const std::string off = std::to_string(f.offset);
+void emit_conditional_uint(std::ostringstream& o, const LengthField& lf, const UintLength& f) {
+    const std::string off = std::to_string(lf.offset);
     o << "\t__u8 f[" << f.width << "];\n\t__u64 v, base = " << f.header << ";\n\n"
-      << "\tif (room < " << f.field_end() << ")\n\t\treturn SF_NEED_MORE;\n"
+      << "\tif (room < " << lf.field_end() << ")\n\t\treturn SF_NEED_MORE;\n"
       << "\tif (sf_load(cur, pos + " << off << ", f, sizeof(f)) < 0)\n\t\treturn SF_NEED_MORE;\n";
     std::string masked = "\tv = " + assemble("f", f.width, f.byte_order, "\t") + ";\n";
     if (f.has_mask || f.shift) masked += "\tv = (v & " + hex_u64(f.mask) + "ULL) >> " + std::to_string(f.shift) + ";\n";
@@ -110,7 +107,7 @@ void emit_conditional_uint(std::ostringstream& o, const LengthField& f) {
           << "\t\t__u8 c, w[" << w.width << "];\n\n"
           << "\t\tif (sf_load(cur, pos + " << w.at << ", &c, 1) < 0)\n\t\t\treturn SF_NEED_MORE;\n"
           << "\t\tif (c & " << mask << ") {\n"
-          << "\t\t\tif (room < " << f.offset + w.width << " || sf_load(cur, pos + " << off << ", w, sizeof(w)) < 0)\n"
+          << "\t\t\tif (room < " << lf.offset + w.width << " || sf_load(cur, pos + " << off << ", w, sizeof(w)) < 0)\n"
           << "\t\t\t\treturn SF_NEED_MORE;\n"
           << "\t\t\tv = " << assemble("w", w.width, f.byte_order, "\t\t\t") << ";\n"
           << "\t\t\tbase = " << w.header << ";\n\t\t} else {\n";
@@ -127,7 +124,7 @@ void emit_conditional_uint(std::ostringstream& o, const LengthField& f) {
         o << (i ? " else if" : "\tif") << " (v == " << e.value << ") { /* escape: the length is the next " << e.width
           << (e.width > 1 ? " bytes" : " byte") << " */\n"
           << "\t\t__u8 e[" << e.width << "];\n\n"
-          << "\t\tif (room < " << f.field_end() + e.width << " || sf_load(cur, pos + " << f.field_end()
+          << "\t\tif (room < " << lf.field_end() + e.width << " || sf_load(cur, pos + " << lf.field_end()
           << ", e, sizeof(e)) < 0)\n\t\t\treturn SF_NEED_MORE;\n"
           << "\t\tv = " << assemble("e", e.width, f.byte_order, "\t\t") << ";\n"
           << "\t\tbase += " << e.width << ";\n\t}";
@@ -143,110 +140,125 @@ void emit_conditional_uint(std::ostringstream& o, const LengthField& f) {
     }
 }
 
+// The rule in the comment above the function: what each encoding reads.
+void emit_rule_comment(std::ostringstream& o, const LengthField& lf, const UintLength& f) {
+    std::string order = f.width == 1 ? "" : (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian");
+    o << f.width << "-byte" << order << " length at offset " << lf.offset << ";\n * total = " << f.header << " + value"
+      << (lf.scale != 1 ? " * " + std::to_string(lf.scale) : "");
+    if (f.has_mask || f.shift) o << ", value = (field & " << hex_u64(f.mask) << ") >> " << f.shift;
+    if (f.flag_width) {
+        char mask[8];
+        std::snprintf(mask, sizeof mask, "0x%02x", f.flag_width->mask);
+        o << ";\n * when byte " << f.flag_width->at << " & " << mask << ": a " << f.flag_width->width
+          << "-byte field, total = " << f.flag_width->header << " + value";
+    }
+    for (const LengthEscape& e : f.escapes)
+        o << ";\n * value " << e.value << ": the length is the " << e.width << "-byte integer after the field, total + "
+          << e.width;
+    for (const ExtraBytes& x : f.extras) {
+        char mask[8];
+        std::snprintf(mask, sizeof mask, "0x%02x", x.mask);
+        o << ";\n * total + " << x.bytes << " when byte " << x.at << " & " << mask;
+    }
+}
+
+void emit_rule_comment(std::ostringstream& o, const LengthField& lf, const VariableLength& f) {
+    const AsciiLength* ascii = std::get_if<AsciiLength>(&lf.encoding);
+    o << encoding_name(lf.encoding) << " length at offset " << lf.offset << " (at most " << f.max_size
+      << (ascii ? " digits" : " bytes");
+    if (ascii && ascii->digits) o << ", exactly " << ascii->digits << " digits";
+    if (ascii && ascii->terminator)
+        o << ", ending at \"" << comment_safe(escape_bytes(std::string(1, static_cast<char>(*ascii->terminator))))
+          << "\"";
+    o << ");\n * total = " << lf.offset << " + field bytes + value"
+      << (lf.scale != 1 ? " * " + std::to_string(lf.scale) : "")
+      << (f.adjust ? (f.adjust > 0 ? " + " : " - ") + std::to_string(f.adjust > 0 ? f.adjust : -f.adjust) : "");
+}
+
+// Reads the field into v (variable encodings: and its size into fb), or returns.
+void emit_field_read(std::ostringstream& o, const LengthField& lf, const UintLength& f) {
+    if (f.conditional()) {
+        emit_conditional_uint(o, lf, f);
+        return;
+    }
+    const std::string off = std::to_string(lf.offset);
+    o << "\t__u8 f[" << f.width << "];\n\t__u64 v;\n\n"
+      << "\tif (room < " << lf.field_end() << ")\n\t\treturn SF_NEED_MORE;\n"
+      << "\tif (sf_load(cur, pos + " << off << ", f, sizeof(f)) < 0)\n\t\treturn SF_NEED_MORE;\n\tv = ";
+    for (uint32_t i = 0; i < f.width; i++) {
+        uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
+        uint32_t shift = 8 * (f.width - 1 - i);
+        if (i) o << " |\n\t    ";
+        o << "(__u64)f[" << idx << "]";
+        if (shift) o << " << " << shift;
+    }
+    o << ";\n";
+    if (f.has_mask || f.shift) o << "\tv = (v & " << hex_u64(f.mask) << "ULL) >> " << f.shift << ";\n";
+}
+
+void emit_field_read(std::ostringstream& o, const LengthField& lf, const Leb128Length& f) {
+    const std::string off = std::to_string(lf.offset);
+    o << "\t__u64 v = 0, fb;\n\t__u8 b;\n\t__u32 n;\n\n"
+      << "\tfor (n = 0; n < " << f.max_size << "; n++) {\n"
+      << "\t\tif (room < " << off << " + n + 1 || sf_load(cur, pos + " << off << " + n, &b, 1) < 0)\n"
+      << "\t\t\treturn SF_NEED_MORE;\n";
+    if (f.max_size == 10)
+        o << "\t\tif (n == 9 && b > 1) { /* beyond 64 bits */\n\t\t\t*value = " << off
+          << " + n;\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n";
+    o << "\t\tv |= (__u64)(b & 0x7f) << (7 * n);\n\t\tif (!(b & 0x80))\n\t\t\tbreak;\n\t}\n"
+      << "\tif (n >= " << f.max_size
+      << ") { /* no last byte within the field's width */\n\t\t*value = " << lf.offset + f.max_size - 1
+      << ";\n\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t}\n\tfb = n + 1;\n";
+}
+
+void emit_field_read(std::ostringstream& o, const LengthField& lf, const BerLength& f) {
+    const std::string off = std::to_string(lf.offset);
+    o << "\t__u64 v = 0, fb;\n\t__u8 b;\n\t__u32 n, len;\n\n"
+      << "\tif (room < " << off << " + 1 || sf_load(cur, pos + " << off << ", &b, 1) < 0)\n\t\treturn SF_NEED_MORE;\n"
+      << "\tif (b < 0x80) {\n\t\tv = b;\n\t\tfb = 1;\n\t} else {\n"
+      << "\t\tlen = b & 0x7f; /* long form: len big-endian bytes follow */\n"
+      << "\t\tif (len == 0 || len > 8 || len + 1 > " << f.max_size << ") {\n\t\t\t*value = " << off
+      << ";\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n"
+      << "\t\tfor (n = 0; n < 8; n++) {\n\t\t\tif (n >= len)\n\t\t\t\tbreak;\n"
+      << "\t\t\tif (room < " << off << " + 2 + n || sf_load(cur, pos + " << off << " + 1 + n, &b, 1) < 0)\n"
+      << "\t\t\t\treturn SF_NEED_MORE;\n\t\t\tv = v << 8 | b;\n\t\t}\n\t\tfb = len + 1;\n\t}\n";
+}
+
+void emit_field_read(std::ostringstream& o, const LengthField& lf, const AsciiLength& f) {
+    const std::string off = std::to_string(lf.offset);
+    o << "\t__u64 v = 0, fb;\n\t__u8 b;\n\t__u32 n;\n\tint d;\n\n";
+    if (f.digits) {
+        o << "\tfor (n = 0; n < " << f.digits << "; n++) {\n"
+          << "\t\tif (room < " << off << " + n + 1 || sf_load(cur, pos + " << off << " + n, &b, 1) < 0)\n"
+          << "\t\t\treturn SF_NEED_MORE;\n\t\td = sf_digit(b, " << (f.hex ? 1 : 0) << ");\n"
+          << "\t\tif (d < 0) {\n\t\t\t*value = " << off << " + n;\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n"
+          << "\t\tv = sf_opaque(cur, v * " << (f.hex ? 16 : 10) << " + d);\n\t}\n\tfb = " << f.digits << ";\n";
+    } else {
+        char term[8];
+        std::snprintf(term, sizeof term, "0x%02x", *f.terminator);
+        o << "\tfor (n = 0; n <= " << f.max_size << "; n++) {\n"
+          << "\t\tif (room < " << off << " + n + 1 || sf_load(cur, pos + " << off << " + n, &b, 1) < 0)\n"
+          << "\t\t\treturn SF_NEED_MORE;\n\t\tif (b == " << term << ")\n\t\t\tbreak;\n"
+          << "\t\td = sf_digit(b, " << (f.hex ? 1 : 0) << ");\n"
+          << "\t\tif (d < 0 || n == " << f.max_size << ") {\n\t\t\t*value = " << off
+          << " + n;\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n"
+          << "\t\tv = sf_opaque(cur, v * " << (f.hex ? 16 : 10) << " + d);\n\t}\n"
+          << "\tif (n == 0) { /* no digits */\n\t\t*value = " << off << ";\n\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t}\n"
+          << "\tfb = n + 1; /* the terminator belongs to the field */\n";
+    }
+}
+
 // The steps of probe_length() (core/description/length_rule.cpp), in the same order.
 void emit_length_function(std::ostringstream& o, const char* fn, const LengthField& f, uint64_t max,
                           const std::vector<Magic>& magic, const std::string& what) {
     const std::string off = std::to_string(f.offset);
-    std::string order = f.width == 1 ? "" : (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian");
     o << "/*\n * " << what << ": ";
-    if (f.fixed_width()) {
-        o << f.width << "-byte" << order << " length at offset " << f.offset << ";\n * total = " << f.header
-          << " + value" << (f.scale != 1 ? " * " + std::to_string(f.scale) : "");
-        if (f.has_mask || f.shift) o << ", value = (field & " << hex_u64(f.mask) << ") >> " << f.shift;
-        if (f.flag_width) {
-            char mask[8];
-            std::snprintf(mask, sizeof mask, "0x%02x", f.flag_width->mask);
-            o << ";\n * when byte " << f.flag_width->at << " & " << mask << ": a " << f.flag_width->width
-              << "-byte field, total = " << f.flag_width->header << " + value";
-        }
-        for (const LengthEscape& e : f.escapes)
-            o << ";\n * value " << e.value << ": the length is the " << e.width
-              << "-byte integer after the field, total + " << e.width;
-        for (const ExtraBytes& x : f.extras) {
-            char mask[8];
-            std::snprintf(mask, sizeof mask, "0x%02x", x.mask);
-            o << ";\n * total + " << x.bytes << " when byte " << x.at << " & " << mask;
-        }
-    } else {
-        o << encoding_name(f.encoding) << " length at offset " << f.offset << " (at most " << f.width
-          << (f.encoding == LengthEncoding::ascii_decimal || f.encoding == LengthEncoding::ascii_hex ? " digits" : " bytes");
-        if (f.digits) o << ", exactly " << f.digits << " digits";
-        if (f.terminator >= 0) o << ", ending at \"" << comment_safe(escape_bytes(std::string(1, static_cast<char>(f.terminator)))) << "\"";
-        o << ");\n * total = " << f.offset << " + field bytes + value" << (f.scale != 1 ? " * " + std::to_string(f.scale) : "")
-          << (f.adjust ? (f.adjust > 0 ? " + " : " - ") + std::to_string(f.adjust > 0 ? f.adjust : -f.adjust) : "");
-    }
+    std::visit([&](const auto& e) { emit_rule_comment(o, f, e); }, f.encoding);
     o << ", from " << f.effective_min() << " to " << max << " bytes.\n"
       << " * Returns SF_LENGTH_KNOWN with *total, SF_NEED_MORE, or -SF_ERR_* with *value.\n */\n";
     o << "static __always_inline int " << fn << "(const struct sf_cursor *cur, __u64 pos, __u64 room,\n"
       << "\t\t\t\t\t   __u64 *total, __u64 *value)\n{\n";
-    switch (f.encoding) {
-    case LengthEncoding::uint:
-        if (f.conditional()) {
-            emit_conditional_uint(o, f);
-            break;
-        }
-        o << "\t__u8 f[" << f.width << "];\n\t__u64 v;\n\n"
-          << "\tif (room < " << f.field_end() << ")\n\t\treturn SF_NEED_MORE;\n"
-          << "\tif (sf_load(cur, pos + " << off << ", f, sizeof(f)) < 0)\n\t\treturn SF_NEED_MORE;\n\tv = ";
-        for (uint32_t i = 0; i < f.width; i++) {
-            uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
-            uint32_t shift = 8 * (f.width - 1 - i);
-            if (i) o << " |\n\t    ";
-            o << "(__u64)f[" << idx << "]";
-            if (shift) o << " << " << shift;
-        }
-        o << ";\n";
-        if (f.has_mask || f.shift) o << "\tv = (v & " << hex_u64(f.mask) << "ULL) >> " << f.shift << ";\n";
-        break;
-    case LengthEncoding::leb128:
-        o << "\t__u64 v = 0, fb;\n\t__u8 b;\n\t__u32 n;\n\n"
-          << "\tfor (n = 0; n < " << f.width << "; n++) {\n"
-          << "\t\tif (room < " << off << " + n + 1 || sf_load(cur, pos + " << off << " + n, &b, 1) < 0)\n"
-          << "\t\t\treturn SF_NEED_MORE;\n";
-        if (f.width == 10)
-            o << "\t\tif (n == 9 && b > 1) { /* beyond 64 bits */\n\t\t\t*value = " << off
-              << " + n;\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n";
-        o << "\t\tv |= (__u64)(b & 0x7f) << (7 * n);\n\t\tif (!(b & 0x80))\n\t\t\tbreak;\n\t}\n"
-          << "\tif (n >= " << f.width << ") { /* no last byte within the field's width */\n\t\t*value = "
-          << f.offset + f.width - 1 << ";\n\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t}\n\tfb = n + 1;\n";
-        break;
-    case LengthEncoding::ber:
-        o << "\t__u64 v = 0, fb;\n\t__u8 b;\n\t__u32 n, len;\n\n"
-          << "\tif (room < " << off << " + 1 || sf_load(cur, pos + " << off << ", &b, 1) < 0)\n\t\treturn SF_NEED_MORE;\n"
-          << "\tif (b < 0x80) {\n\t\tv = b;\n\t\tfb = 1;\n\t} else {\n"
-          << "\t\tlen = b & 0x7f; /* long form: len big-endian bytes follow */\n"
-          << "\t\tif (len == 0 || len > 8 || len + 1 > " << f.width << ") {\n\t\t\t*value = " << off
-          << ";\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n"
-          << "\t\tfor (n = 0; n < 8; n++) {\n\t\t\tif (n >= len)\n\t\t\t\tbreak;\n"
-          << "\t\t\tif (room < " << off << " + 2 + n || sf_load(cur, pos + " << off << " + 1 + n, &b, 1) < 0)\n"
-          << "\t\t\t\treturn SF_NEED_MORE;\n\t\t\tv = v << 8 | b;\n\t\t}\n\t\tfb = len + 1;\n\t}\n";
-        break;
-    case LengthEncoding::ascii_decimal:
-    case LengthEncoding::ascii_hex: {
-        bool hex = f.encoding == LengthEncoding::ascii_hex;
-        o << "\t__u64 v = 0, fb;\n\t__u8 b;\n\t__u32 n;\n\tint d;\n\n";
-        if (f.digits) {
-            o << "\tfor (n = 0; n < " << f.digits << "; n++) {\n"
-              << "\t\tif (room < " << off << " + n + 1 || sf_load(cur, pos + " << off << " + n, &b, 1) < 0)\n"
-              << "\t\t\treturn SF_NEED_MORE;\n\t\td = sf_digit(b, " << (hex ? 1 : 0) << ");\n"
-              << "\t\tif (d < 0) {\n\t\t\t*value = " << off << " + n;\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n"
-              << "\t\tv = sf_opaque(cur, v * " << (hex ? 16 : 10) << " + d);\n\t}\n\tfb = " << f.digits << ";\n";
-        } else {
-            char term[8];
-            std::snprintf(term, sizeof term, "0x%02x", f.terminator);
-            o << "\tfor (n = 0; n <= " << f.width << "; n++) {\n"
-              << "\t\tif (room < " << off << " + n + 1 || sf_load(cur, pos + " << off << " + n, &b, 1) < 0)\n"
-              << "\t\t\treturn SF_NEED_MORE;\n\t\tif (b == " << term << ")\n\t\t\tbreak;\n"
-              << "\t\td = sf_digit(b, " << (hex ? 1 : 0) << ");\n"
-              << "\t\tif (d < 0 || n == " << f.width << ") {\n\t\t\t*value = " << off
-              << " + n;\n\t\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t\t}\n"
-              << "\t\tv = sf_opaque(cur, v * " << (hex ? 16 : 10) << " + d);\n\t}\n"
-              << "\tif (n == 0) { /* no digits */\n\t\t*value = " << off << ";\n\t\treturn -SF_ERR_BAD_LENGTH_FIELD;\n\t}\n"
-              << "\tfb = n + 1; /* the terminator belongs to the field */\n";
-        }
-        break;
-    }
-    }
+    std::visit([&](const auto& e) { emit_field_read(o, f, e); }, f.encoding);
     std::vector<Magic> checks = magic;
     checks.insert(checks.end(), f.magic.begin(), f.magic.end());
     for (const Magic& m : checks) {
@@ -265,15 +277,16 @@ void emit_length_function(std::ostringstream& o, const char* fn, const LengthFie
     if (!f.fixed_width())
         o << "\t/* one verifier state for every field size, not one per size */\n"
           << "\tfb = sf_opaque(cur, fb);\n\tv = sf_opaque(cur, v);\n";
+    const UintLength* u = f.as_uint();
     if (f.conditional()) {
         o << "\t*total = sf_total(v, " << f.scale << ", base, 0);\n";
-    } else if (f.fixed_width()) {
-        if (f.scale != 1 || f.width == 8)
-            o << "\t*total = sf_total(v, " << f.scale << ", " << f.header << ", 0);\n";
+    } else if (u) {
+        if (f.scale != 1 || u->width == 8)
+            o << "\t*total = sf_total(v, " << f.scale << ", " << u->header << ", 0);\n";
         else
-            o << "\t*total = " << f.header << " + v;\n";
+            o << "\t*total = " << u->header << " + v;\n";
     } else {
-        o << "\t*total = sf_total(v, " << f.scale << ", " << off << " + fb, " << f.adjust << ");\n";
+        o << "\t*total = sf_total(v, " << f.scale << ", " << off << " + fb, " << f.as_variable()->adjust << ");\n";
     }
     o << "\tif (*total > " << max << "ULL) {\n\t\t*value = *total;\n\t\treturn -SF_ERR_TOO_LONG;\n\t}\n"
       << "\tif (*total < " << f.effective_min() << "ULL) {\n\t\t*value = *total;\n\t\treturn -SF_ERR_TOO_SHORT;\n\t}\n"

@@ -26,9 +26,6 @@ struct LengthProbe {
 LengthProbe probe_length(const LengthField& f, uint64_t max_message, const std::vector<Magic>& magic,
                          const uint8_t* p, size_t avail);
 
-// total = base + value * scale + adjust, saturating at UINT64_MAX and at 0.
-uint64_t length_total(uint64_t value, uint64_t scale, uint64_t base, int64_t adjust);
-
 // Index of the first byte of `p` that differs from `preface`, or -1 (all of p matches).
 long preface_mismatch(const std::string& preface, const uint8_t* p, size_t avail);
 

@@ -6,38 +6,32 @@
 namespace sockframe {
 namespace {
 
-std::string field_summary(const LengthField& f) {
+// One overload per encoding: a new encoding does not compile until it has its words.
+std::string encoding_summary(const UintLength& u, const LengthField& f) {
     std::ostringstream o;
-    switch (f.encoding) {
-        case LengthEncoding::uint:
-            o << "u" << f.width * 8
-              << (f.width == 1                     ? ""
-                  : f.byte_order == ByteOrder::big ? "be"
-                                                   : "le")
-              << "@" << f.offset;
-            if (f.has_mask) o << " &0x" << std::hex << f.mask << std::dec;
-            if (f.shift) o << " >>" << f.shift;
-            if (f.scale != 1) o << " x" << f.scale;
-            if (f.conditional()) o << " (flag/escape widths)";
-            break;
-        case LengthEncoding::leb128:
-            o << "varint@" << f.offset << " (<= " << f.width << " B)";
-            break;
-        case LengthEncoding::ber:
-            o << "BER length@" << f.offset;
-            break;
-        case LengthEncoding::ascii_decimal:
-        case LengthEncoding::ascii_hex: {
-            const char* base = f.encoding == LengthEncoding::ascii_hex ? "hex" : "decimal";
-            if (f.digits)
-                o << f.digits << " " << base << " digits@" << f.offset;
-            else
-                o << base << "@" << f.offset << " to \""
-                  << escape_bytes(std::string(1, static_cast<char>(f.terminator))) << "\"";
-            break;
-        }
-    }
+    o << "u" << u.width * 8 << (u.width == 1 ? "" : u.byte_order == ByteOrder::big ? "be" : "le") << "@" << f.offset;
+    if (u.has_mask) o << " &0x" << std::hex << u.mask << std::dec;
+    if (u.shift) o << " >>" << u.shift;
+    if (f.scale != 1) o << " x" << f.scale;
+    if (u.conditional()) o << " (flag/escape widths)";
     return o.str();
+}
+
+std::string encoding_summary(const Leb128Length& v, const LengthField& f) {
+    return "varint@" + std::to_string(f.offset) + " (<= " + std::to_string(v.max_size) + " B)";
+}
+
+std::string encoding_summary(const BerLength&, const LengthField& f) { return "BER length@" + std::to_string(f.offset); }
+
+std::string encoding_summary(const AsciiLength& a, const LengthField& f) {
+    const char* base = a.hex ? "hex" : "decimal";
+    if (a.digits) return std::to_string(a.digits) + " " + base + " digits@" + std::to_string(f.offset);
+    return std::string(base) + "@" + std::to_string(f.offset) + " to \"" +
+           escape_bytes(std::string(1, static_cast<char>(a.terminator.value_or(0)))) + "\"";
+}
+
+std::string field_summary(const LengthField& f) {
+    return std::visit([&](const auto& e) { return encoding_summary(e, f); }, f.encoding);
 }
 
 }  // namespace

@@ -9,20 +9,11 @@ namespace sockframe {
 
 namespace {
 
-// Parts of a uint length rule that the inline path in next() does not know. Written
-// against the rule's members as they may be (conditional widths and per-rule magic
-// are being added to LengthField): a member that does not exist counts as absent.
+// Parts of a length rule that the inline path in next() does not know.
 // A new uint feature must be added here, or the inline path would ignore it.
-template <class Field>
-bool has_more_than_a_plain_field(const Field& f) {
-    if (f.encoding != LengthEncoding::uint || !f.special_values.empty() || f.width < 1 || f.width > 8) return true;
-    if constexpr (requires { f.conditional(); }) {
-        if (f.conditional()) return true;
-    }
-    if constexpr (requires { f.magic.empty(); }) {
-        if (!f.magic.empty()) return true;
-    }
-    return false;
+bool has_more_than_a_plain_field(const LengthField& f) {
+    const UintLength* u = f.as_uint();
+    return !u || !f.special_values.empty() || u->width < 1 || u->width > 8 || u->conditional() || !f.magic.empty();
 }
 
 }  // namespace
@@ -33,22 +24,23 @@ UserspaceFramer::UserspaceFramer(const Description& d) : desc_(d) {
     if (!d.is_length() || d.first || !d.magic.empty() || !d.trailer.empty()) return;
     const LengthField& f = d.length();
     if (has_more_than_a_plain_field(f)) return;
+    const UintLength& u = *f.as_uint();
     uint64_t min = f.effective_min();
     if (min > d.max_message) return;  // every total is an error: leave them to probe_length()
     plain_.on = true;
-    plain_.big = f.byte_order == ByteOrder::big;
+    plain_.big = u.byte_order == ByteOrder::big;
     plain_.offset = f.offset;
-    plain_.width = f.width;
-    plain_.shift = f.shift;
+    plain_.width = u.width;
+    plain_.shift = u.shift;
     plain_.field_end = f.field_end();
-    plain_.mask = f.mask;
+    plain_.mask = u.mask;
     plain_.scale = f.scale;
-    plain_.header = f.header;
+    plain_.header = u.header;
     plain_.min = min;
     plain_.max = d.max_message;
-    uint64_t field_bits = f.width >= 8 ? ~0ULL : (1ULL << (8 * f.width)) - 1;
+    uint64_t field_bits = u.width >= 8 ? ~0ULL : (1ULL << (8 * u.width)) - 1;
     plain_.unscaled =
-        f.width <= 4 && (f.mask & field_bits) == field_bits && f.shift == 0 && f.scale == 1 && f.header < (1ULL << 32);
+        u.width <= 4 && (u.mask & field_bits) == field_bits && u.shift == 0 && f.scale == 1 && u.header < (1ULL << 32);
 }
 
 std::span<uint8_t> UserspaceFramer::write_space(size_t size) {

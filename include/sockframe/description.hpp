@@ -4,10 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <optional>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -16,17 +17,6 @@
 namespace sockframe {
 
 enum class ByteOrder { big, little };
-
-// How the length field is written.
-enum class LengthEncoding {
-    uint,           // fixed width binary: total = header + ((field & mask) >> shift) * scale
-    leb128,         // 7 bits per byte, low group first, 0x80 = more (protobuf; "mqtt" = at most 4 bytes)
-    ber,            // ASN.1 BER definite length: < 0x80 short form, 0x8n + n big-endian bytes
-    ascii_decimal,  // decimal digits, a fixed count or ending at a terminator byte
-    ascii_hex,      // hex digits, likewise
-};
-// For every encoding but uint: total = offset + field bytes (terminator included)
-// + value * scale + adjust.
 
 // Constant bytes every message carries at a fixed offset (BGP marker, TPKT version).
 struct Magic {
@@ -57,41 +47,86 @@ struct FlagWidth {
     uint64_t header = 0;
 };
 
-struct LengthField {
-    uint32_t offset = 0;          // bytes from message start to the field
-    uint32_t width = 0;           // uint: 1, 2, 3, 4 or 8; variable encodings: most bytes the field may take
+// Fixed-width binary: total = header + ((field & mask) >> shift) * scale.
+struct UintLength {
+    uint32_t width = 0;  // 1, 2, 3, 4 or 8
     ByteOrder byte_order = ByteOrder::big;
-    uint64_t header = 0;          // uint: default offset + width
-    uint64_t scale = 1;
-    uint64_t mask = ~0ULL;        // uint: default all bits of the field
+    uint64_t header = 0;    // default offset + width
+    uint64_t mask = ~0ULL;  // default all bits of the field
     uint32_t shift = 0;
-    uint64_t min_message = 0;     // 0: only the implicit minimum (the field lies inside the message)
     bool has_mask = false;        // mask given explicitly (shown in explanations)
 
-    LengthEncoding encoding = LengthEncoding::uint;
-    int64_t adjust = 0;           // variable encodings: added to the total
-    uint32_t digits = 0;          // ascii: fixed digit count (0: ends at `terminator`)
-    int terminator = -1;          // ascii: byte ending the digits, counted in the field
-    std::vector<uint64_t> special_values;  // values that mean a fixed-size message (pkt-line 0000)
-    uint64_t special_total = 0;
-    uint64_t implied_min = 0;     // set by the description: room for a trailer after the field
-
-    // uint only, all optional (F4 escape-coded and flag-selected widths, F5 conditional bytes):
+    // All optional (F4 escape-coded and flag-selected widths, F5 conditional bytes):
     std::vector<LengthEscape> escapes;    // value -> a wider field follows; total += its width
     std::optional<FlagWidth> flag_width;  // a flag bit selects a wider field
     std::vector<ExtraBytes> extras;       // a flag bit adds header bytes; total += bytes
+
+    bool conditional() const { return !escapes.empty() || flag_width || !extras.empty(); }
+    // Largest value the masked, shifted field holds.
+    uint64_t max_value() const { return mask >> shift; }
+};
+
+// What the variable-size encodings share:
+// total = offset + field bytes (terminator included) + value * scale + adjust.
+struct VariableLength {
+    uint32_t max_size = 0;  // most bytes of the field (ASCII: most digits, the terminator not counted)
+    int64_t adjust = 0;
+};
+
+// 7 bits per byte, low group first, 0x80 = more (protobuf; "mqtt" = at most 4 bytes).
+struct Leb128Length : VariableLength {};
+
+// ASN.1 BER definite length: < 0x80 short form, 0x8n + n big-endian bytes.
+struct BerLength : VariableLength {};
+
+// Decimal or hex digits, a fixed count or ending at a terminator byte.
+struct AsciiLength : VariableLength {
+    bool hex = false;
+    uint32_t digits = 0;                // fixed digit count (then max_size == digits), or 0: ends at `terminator`
+    std::optional<uint8_t> terminator;  // the byte ending the digits, counted in the field
+};
+
+// How the length field is written: one type per encoding.
+using LengthEncoding = std::variant<UintLength, Leb128Length, BerLength, AsciiLength>;
+
+struct LengthField {
+    uint32_t offset = 0;  // bytes from message start to the field
+    LengthEncoding encoding;
+    uint64_t scale = 1;
+    uint64_t min_message = 0;              // 0: only the implicit minimum (the field lies inside the message)
+    std::vector<uint64_t> special_values;  // values that mean a fixed-size message (pkt-line 0000)
+    uint64_t special_total = 0;
+    uint64_t implied_min = 0;  // set by the description: room for a trailer after the field
     // Checked with this rule, after the field: [[first_length.magic]] (PROXY v2 signature).
     std::vector<Magic> magic;
 
-    bool conditional() const { return !escapes.empty() || flag_width || !extras.empty(); }
+    // The encoding's own fields: the uint one, or what every variable one has (nullptr otherwise).
+    const UintLength* as_uint() const { return std::get_if<UintLength>(&encoding); }
+    const VariableLength* as_variable() const {
+        return std::visit(
+            [](const auto& e) -> const VariableLength* {
+                if constexpr (std::is_base_of_v<VariableLength, std::decay_t<decltype(e)>>)
+                    return &e;
+                else
+                    return nullptr;
+            },
+            encoding);
+    }
 
-    bool fixed_width() const { return encoding == LengthEncoding::uint; }
+    bool fixed_width() const { return as_uint() != nullptr; }
+    bool conditional() const { return fixed_width() && as_uint()->conditional(); }
     // End of the field for uint; for variable encodings the end of its shortest form.
     uint64_t field_end() const {
-        if (fixed_width()) return uint64_t{offset} + width;
-        if (encoding == LengthEncoding::ascii_decimal || encoding == LengthEncoding::ascii_hex)
-            return uint64_t{offset} + (digits ? digits : 2);
+        if (const UintLength* u = as_uint()) return uint64_t{offset} + u->width;
+        if (const AsciiLength* a = std::get_if<AsciiLength>(&encoding))
+            return uint64_t{offset} + (a->digits ? a->digits : 2);
         return uint64_t{offset} + 1;
+    }
+    // Most bytes the field may take (uint: the field itself, without escaped or flag-selected widths).
+    uint32_t max_field_bytes() const {
+        if (const UintLength* u = as_uint()) return u->width;
+        const AsciiLength* a = std::get_if<AsciiLength>(&encoding);
+        return as_variable()->max_size + (a && a->terminator ? 1 : 0);
     }
     // Smallest legal total: the length field must lie inside the message.
     uint64_t effective_min() const {

@@ -22,6 +22,7 @@
 #include <sockframe/bpf_compiler.hpp>
 #include "codegen/embedded_headers.hpp"
 #include "description/message_builder.hpp"
+#include "sockframe_primitives.h"
 #include <sockframe/userspace_framer.hpp>
 
 extern char** environ;
@@ -53,10 +54,9 @@ std::string to_hex(std::span<const uint8_t> bytes) {
 
 std::vector<uint8_t> from_hex(const std::string& hex) {
     auto digit = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        throw std::invalid_argument("not a hex digit");
+        int d = sf_digit(static_cast<uint8_t>(c), 1);
+        if (d < 0) throw std::invalid_argument("not a hex digit");
+        return d;
     };
     if (hex.size() % 2) throw std::invalid_argument("odd number of hex digits");
     std::vector<uint8_t> out;
@@ -863,16 +863,12 @@ std::string random_description_once(std::mt19937_64& rng, const std::string& nam
 namespace {
 
 // Writes `value` into the length field of message bytes `m` (bits outside the mask kept).
-void put_field(const LengthField& f, uint8_t* m, uint64_t value) {
-    uint64_t field = 0;
-    for (uint32_t i = 0; i < f.width; i++) {
-        uint32_t idx = f.byte_order == ByteOrder::big ? i : f.width - 1 - i;
-        field = (field << 8) | m[f.offset + idx];
-    }
+void put_field(uint32_t offset, const UintLength& f, uint8_t* m, uint64_t value) {
+    uint64_t field = sf_uint(m + offset, f.width, f.byte_order == ByteOrder::big);
     field = (field & ~f.mask) | ((value << f.shift) & f.mask);
     for (uint32_t i = 0; i < f.width; i++) {
         uint32_t idx = f.byte_order == ByteOrder::big ? f.width - 1 - i : i;
-        m[f.offset + idx] = static_cast<uint8_t>(field >> (8 * i));
+        m[offset + idx] = static_cast<uint8_t>(field >> (8 * i));
     }
 }
 
@@ -960,15 +956,16 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
         std::vector<uint8_t> m;
         if (d.is_length()) {
             const LengthField& f = d.length();
+            const UintLength* u = f.as_uint();
             uint64_t fe = f.field_end();
-            uint64_t maxv = f.fixed_width() ? f.mask >> f.shift : ~0ULL >> 8;
+            uint64_t maxv = u ? u->max_value() : ~0ULL >> 8;
             // A message head whose length field holds `value` (then `tail` random bytes),
             // with the description's magic bytes in place most of the time.
             auto head_with = [&](uint64_t value, size_t tail) {
                 std::vector<uint8_t> m;
-                if (f.fixed_width()) {
+                if (u) {
                     m = random_bytes(rng, fe + tail);
-                    put_field(f, m.data(), std::min(value, maxv));
+                    put_field(f.offset, *u, m.data(), std::min(value, maxv));
                 } else if (auto field = encode_length_field(f, value)) {
                     m = random_bytes(rng, f.offset);
                     m.insert(m.end(), field->begin(), field->end());
@@ -981,8 +978,8 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
                         std::copy(mg.bytes.begin(), mg.bytes.end(), m.begin() + mg.offset);
                 return m;
             };
-            uint64_t above = (d.max_message >= f.header ? (d.max_message - f.header) / f.scale : 0) + 1;
-            if (!f.fixed_width()) above = d.max_message / f.scale + 1;
+            uint64_t above = u ? (d.max_message >= u->header ? (d.max_message - u->header) / f.scale : 0) + 1
+                               : d.max_message / f.scale + 1;
             if (kind < 60) {
                 if (!valid_message(d, rng, room, m)) m = random_bytes(rng, uni(rng, 0, std::min<size_t>(room, 20)));
             } else if (kind < 68) {  // too long: total just above max_message, or far above
@@ -991,7 +988,7 @@ std::vector<uint8_t> random_stream(const Description& d, std::mt19937_64& rng, s
                 m = head_with(v, uni(rng, 0, 40));
             } else if (kind < 75) {  // too short
                 uint64_t emin = f.effective_min();
-                uint64_t v = f.fixed_width() && f.header < emin ? uni(rng, 0, (emin - f.header - 1) / f.scale) : uni(rng, 0, 3);
+                uint64_t v = u && u->header < emin ? uni(rng, 0, (emin - u->header - 1) / f.scale) : uni(rng, 0, 3);
                 m = head_with(v, uni(rng, 0, 8));
             } else if (kind < 81) {  // a valid message with one head byte changed: magic, field digits, ...
                 if (valid_message(d, rng, room, m) && !m.empty())
@@ -1044,20 +1041,22 @@ std::vector<std::string> description_features(const Description& d) {
     std::vector<std::string> out;
     if (d.is_length()) {
         const LengthField& f = d.length();
-        switch (f.encoding) {
-        case LengthEncoding::uint: out.push_back("uint" + std::to_string(f.width)); break;
-        case LengthEncoding::leb128: out.push_back(f.width <= 4 ? "leb128/mqtt" : "leb128"); break;
-        case LengthEncoding::ber: out.push_back("ber"); break;
-        case LengthEncoding::ascii_decimal: out.push_back(f.digits ? "ascii-decimal/digits" : "ascii-decimal/terminator"); break;
-        case LengthEncoding::ascii_hex: out.push_back(f.digits ? "ascii-hex/digits" : "ascii-hex/terminator"); break;
-        }
-        if (f.has_mask || f.shift) out.push_back("mask/shift");
+        const UintLength* u = f.as_uint();
+        const VariableLength* var = f.as_variable();
+        if (u) out.push_back("uint" + std::to_string(u->width));
+        if (std::holds_alternative<Leb128Length>(f.encoding))
+            out.push_back(var->max_size <= 4 ? "leb128/mqtt" : "leb128");
+        if (std::holds_alternative<BerLength>(f.encoding)) out.push_back("ber");
+        if (const AsciiLength* a = std::get_if<AsciiLength>(&f.encoding))
+            out.push_back(std::string(a->hex ? "ascii-hex" : "ascii-decimal") +
+                          (a->digits ? "/digits" : "/terminator"));
+        if (u && (u->has_mask || u->shift)) out.push_back("mask/shift");
         if (f.scale != 1) out.push_back("scale");
-        if (f.adjust) out.push_back("adjust");
+        if (var && var->adjust) out.push_back("adjust");
         if (!f.special_values.empty()) out.push_back("special_values");
-        if (!f.escapes.empty()) out.push_back("escape");
-        if (f.flag_width) out.push_back("flag_width");
-        if (!f.extras.empty()) out.push_back("extra");
+        if (u && !u->escapes.empty()) out.push_back("escape");
+        if (u && u->flag_width) out.push_back("flag_width");
+        if (u && !u->extras.empty()) out.push_back("extra");
         if (!d.magic.empty()) out.push_back("magic");
         if (!d.trailer.empty()) out.push_back("trailer");
     } else {

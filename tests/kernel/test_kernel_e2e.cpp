@@ -162,8 +162,9 @@ TEST_CASE("a length field split across two sends") {
         Session s(e, l);
         auto m = message_of(e.desc, 100);
         // Split inside the length field (or, for delimiters, inside the delimiter).
-        size_t cut = e.desc.is_length() ? e.desc.length().offset + std::max<uint32_t>(1, e.desc.length().width / 2)
-                                        : m.size() - e.desc.delimiter().bytes.size() / 2 - 1;
+        size_t cut = e.desc.is_length()
+                         ? e.desc.length().offset + std::max<uint32_t>(1, e.desc.length().max_field_bytes() / 2)
+                         : m.size() - e.desc.delimiter().bytes.size() / 2 - 1;
         if (cut == 0 || cut >= m.size()) cut = 1;
         send_all(s.client, m.data(), cut);
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -215,10 +216,9 @@ TEST_CASE("a framing error after good messages") {
         // HTTP/2 and MySQL fields can't exceed their max_message and their header is
         // their minimum: no stream breaks them. Test them with a lower limit.
         const Description& shipped = example(name).desc;
-        bool breakable = !shipped.is_length() ||
-                         (shipped.length().mask >> shipped.length().shift) >=
-                             (shipped.max_message - shipped.length().header) / shipped.length().scale + 1 ||
-                         shipped.length().header < shipped.length().effective_min();
+        const UintLength* su = shipped.is_length() ? shipped.length().as_uint() : nullptr;
+        bool breakable = !su || su->max_value() >= (shipped.max_message - su->header) / shipped.length().scale + 1 ||
+                         su->header < shipped.length().effective_min();
         Example& e = breakable ? example(name) : example(name, 16384 + 9);
         Session s(e, l);
         auto good = random_messages(e.desc, 5);
@@ -226,16 +226,17 @@ TEST_CASE("a framing error after good messages") {
         std::vector<uint8_t> bad;
         if (e.desc.is_length()) {
             // Above max_message if the field can say so, else below the minimum.
-            const LengthField& f = e.desc.length();
-            bad.assign(f.field_end() + 8, 0);
-            uint64_t max_value = f.mask >> f.shift;
-            uint64_t value = (max_value >= (e.desc.max_message - f.header) / f.scale + 1)
-                                 ? (e.desc.max_message - f.header) / f.scale + 1
+            const LengthField& lf = e.desc.length();
+            const UintLength& f = std::get<UintLength>(lf.encoding);
+            bad.assign(lf.field_end() + 8, 0);
+            uint64_t max_value = f.max_value();
+            uint64_t value = (max_value >= (e.desc.max_message - f.header) / lf.scale + 1)
+                                 ? (e.desc.max_message - f.header) / lf.scale + 1
                                  : 0;
             uint64_t field = (value << f.shift) & f.mask;
             for (uint32_t i = 0; i < f.width; i++) {
                 uint32_t idx = f.byte_order == ByteOrder::big ? f.width - 1 - i : i;
-                bad[f.offset + idx] = static_cast<uint8_t>(field >> (8 * i));
+                bad[lf.offset + idx] = static_cast<uint8_t>(field >> (8 * i));
             }
         } else {
             bad.assign(e.desc.max_message + 10, 'x');

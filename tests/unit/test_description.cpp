@@ -17,6 +17,10 @@ namespace {
 
 Description parse(const std::string& text) { return parse_description(text, "t.toml"); }
 
+const UintLength& uint_rule(const Description& d) {
+    return std::get<UintLength>(d.length().encoding);
+}
+
 // The exact text of the DescriptionError `text` raises (fails the test if it parses).
 std::string error_of(const std::string& text) {
     try {
@@ -42,14 +46,15 @@ TEST_CASE("length framing: every default") {
     CHECK(d.source_text == "name = \"abc\"\nmax_message = 300\n[length]\nwidth = 2\n");
     REQUIRE(d.is_length());
     const LengthField& f = d.length();
+    const UintLength& u = std::get<UintLength>(f.encoding);
     CHECK(f.offset == 0);
-    CHECK(f.width == 2);
-    CHECK(f.byte_order == ByteOrder::big);
-    CHECK(f.header == 2);  // offset + width
+    CHECK(u.width == 2);
+    CHECK(u.byte_order == ByteOrder::big);
+    CHECK(u.header == 2);  // offset + width
     CHECK(f.scale == 1);
-    CHECK(f.mask == 0xffff);  // all bits of the field
-    CHECK_FALSE(f.has_mask);
-    CHECK(f.shift == 0);
+    CHECK(u.mask == 0xffff);  // all bits of the field
+    CHECK_FALSE(u.has_mask);
+    CHECK(u.shift == 0);
     CHECK(f.min_message == 0);
     CHECK(f.field_end() == 2);
     CHECK(f.effective_min() == 2);  // implicit minimum: offset + width
@@ -66,8 +71,8 @@ TEST_CASE("length framing: default header and mask follow offset and width") {
     for (const Case& c : cases) {
         CAPTURE(c.body);
         Description d = parse("name = \"x\"\nmax_message = 100\n[length]\n" + std::string(c.body));
-        CHECK(d.length().header == c.header);
-        CHECK(d.length().mask == c.mask);
+        CHECK(uint_rule(d).header == c.header);
+        CHECK(uint_rule(d).mask == c.mask);
         CHECK(d.length().effective_min() == d.length().field_end());
         CHECK(d.length().field_end() == c.header);
     }
@@ -84,14 +89,15 @@ TEST_CASE("length framing: every key given") {
     CHECK(d.reference == "R");
     CHECK(d.max_message == 100000);
     const LengthField& f = d.length();
+    const UintLength& u = std::get<UintLength>(f.encoding);
     CHECK(f.offset == 3);
-    CHECK(f.width == 4);
-    CHECK(f.byte_order == ByteOrder::little);
-    CHECK(f.header == 7);
+    CHECK(u.width == 4);
+    CHECK(u.byte_order == ByteOrder::little);
+    CHECK(u.header == 7);
     CHECK(f.scale == 4);
-    CHECK(f.mask == 0x00fffff0);
-    CHECK(f.has_mask);
-    CHECK(f.shift == 4);
+    CHECK(u.mask == 0x00fffff0);
+    CHECK(u.has_mask);
+    CHECK(u.shift == 4);
     CHECK(f.min_message == 20);
     CHECK(f.effective_min() == 20);
     CHECK(explain(d) ==
@@ -109,8 +115,8 @@ TEST_CASE("length framing: explicit big byte order, header 0, min_message below 
     Description d = parse(
         "name = \"m\"\nmax_message = 64\n[length]\noffset = 2\nwidth = 4\nbyte_order = \"big\"\n"
         "header = 0\nmin_message = 3\n");
-    CHECK(d.length().byte_order == ByteOrder::big);
-    CHECK(d.length().header == 0);
+    CHECK(uint_rule(d).byte_order == ByteOrder::big);
+    CHECK(uint_rule(d).header == 0);
     CHECK(d.length().min_message == 3);
     CHECK(d.length().effective_min() == 6);  // the field itself must fit
     CHECK(explain(d) ==
@@ -126,8 +132,8 @@ TEST_CASE("length framing: explicit big byte order, header 0, min_message below 
 TEST_CASE("length framing: explain for a 1-byte field, shift without mask, summary only") {
     Description d = parse("name = \"one\"\nsummary = \"One byte\"\nmax_message = 1000\n"
                           "[length]\nwidth = 1\nbyte_order = \"little\"\nshift = 2\n");
-    CHECK(d.length().mask == 0xff);
-    CHECK_FALSE(d.length().has_mask);
+    CHECK(uint_rule(d).mask == 0xff);
+    CHECK_FALSE(uint_rule(d).has_mask);
     CHECK(explain(d) ==
           "one: One byte\n"
           "Each message starts with a length field: 1-byte unsigned integer at byte 0.\n"
@@ -148,11 +154,11 @@ TEST_CASE("length framing: boundary values that are allowed") {
     CHECK(d.name.size() == 48);
     CHECK(d.max_message == kMaxMessageLimit);
     CHECK(d.length().offset == 65535);
-    CHECK(d.length().width == 8);
-    CHECK(d.length().header == (1ULL << 30));
+    CHECK(uint_rule(d).width == 8);
+    CHECK(uint_rule(d).header == (1ULL << 30));
     CHECK(d.length().scale == (1ULL << 30));
-    CHECK(d.length().mask == 0x7fffffffffffffffULL);
-    CHECK(d.length().shift == 63);
+    CHECK(uint_rule(d).mask == 0x7fffffffffffffffULL);
+    CHECK(uint_rule(d).shift == 63);
     CHECK(d.length().min_message == (1ULL << 30));
     // max_message 1 with a 1-byte field at offset 0.
     CHECK(parse("name = \"b\"\nmax_message = 1\n[length]\nwidth = 1\n").max_message == 1);
@@ -162,7 +168,7 @@ TEST_CASE("length framing: boundary values that are allowed") {
     // Widths 1, 2, 3, 4 and 8.
     for (int w : {1, 2, 3, 4, 8}) {
         CAPTURE(w);
-        CHECK(parse(kHead + "[length]\nwidth = " + std::to_string(w) + "\n").length().width == w);
+        CHECK(uint_rule(parse(kHead + "[length]\nwidth = " + std::to_string(w) + "\n")).width == w);
     }
     // An inline table is a table too.
     CHECK(parse(kHead + "length = { width = 2, offset = 1 }\n").length().offset == 1);
@@ -203,6 +209,52 @@ TEST_CASE("escape_bytes") {
     CHECK(escape_bytes(std::string("\r\n\t\\\"\0\x1f\x7f\x80\xff", 10)) == "\\r\\n\\t\\\\\\\"\\x00\\x1f\\x7f\\x80\\xff");
 }
 
+TEST_CASE("length framing: each encoding is its own alternative, with its defaults") {
+    auto rule = [](const std::string& body) { return parse(kHead + "[length]\n" + body).length(); };
+    LengthField leb = rule("encoding = \"leb128\"\nadjust = -1\n");
+    REQUIRE(std::holds_alternative<Leb128Length>(leb.encoding));
+    CHECK(std::get<Leb128Length>(leb.encoding).max_size == 10);
+    CHECK(leb.as_variable()->adjust == -1);
+    CHECK(leb.as_uint() == nullptr);
+    CHECK(leb.max_field_bytes() == 10);
+    CHECK(leb.field_end() == 1);
+
+    LengthField mqtt = rule("encoding = \"mqtt\"\noffset = 1\n");
+    REQUIRE(std::holds_alternative<Leb128Length>(mqtt.encoding));
+    CHECK(mqtt.as_variable()->max_size == 4);
+    CHECK(mqtt.field_end() == 2);
+
+    LengthField ber = rule("encoding = \"ber\"\n");
+    REQUIRE(std::holds_alternative<BerLength>(ber.encoding));
+    CHECK(ber.max_field_bytes() == 9);
+
+    LengthField hex = rule("encoding = \"ascii-hex\"\ndigits = 4\n");
+    REQUIRE(std::holds_alternative<AsciiLength>(hex.encoding));
+    const AsciiLength& h = std::get<AsciiLength>(hex.encoding);
+    CHECK(h.hex);
+    CHECK(h.digits == 4);
+    CHECK(h.max_size == 4);  // implied by digits
+    CHECK_FALSE(h.terminator);
+    CHECK(hex.field_end() == 4);
+    CHECK(hex.max_field_bytes() == 4);
+
+    LengthField dec = rule("encoding = \"ascii-decimal\"\nterminator = \":\"\nwidth = 5\n");
+    const AsciiLength& a = std::get<AsciiLength>(dec.encoding);
+    CHECK_FALSE(a.hex);
+    CHECK(a.digits == 0);
+    CHECK(a.terminator == ':');
+    CHECK(dec.field_end() == 2);        // one digit and the terminator
+    CHECK(dec.max_field_bytes() == 6);  // five digits and the terminator
+    CHECK_FALSE(dec.fixed_width());
+    CHECK_FALSE(dec.conditional());
+
+    LengthField u = rule("width = 2\n[[length.escape]]\nvalue = 255\nwidth = 4\n");
+    REQUIRE(u.as_uint() != nullptr);
+    CHECK(u.as_variable() == nullptr);
+    CHECK(u.conditional());
+    CHECK(u.max_field_bytes() == 2);
+}
+
 TEST_CASE("the shipped parsers load with the values they state") {
     const std::string dir = source_dir() + "/parsers/";
     Description dns = load_description_file(dir + "dns.toml");
@@ -210,18 +262,18 @@ TEST_CASE("the shipped parsers load with the values they state") {
     CHECK(dns.symbol() == "dns_tcp");
     CHECK(dns.summary == "DNS over TCP");
     CHECK(dns.max_message == 65537);
-    CHECK(dns.length().header == 2);
+    CHECK(uint_rule(dns).header == 2);
     CHECK(dns.length().effective_min() == 14);
     CHECK(dns.source_name == dir + "dns.toml");
 
     Description mongo = load_description_file(dir + "mongodb.toml");
-    CHECK(mongo.length().byte_order == ByteOrder::little);
-    CHECK(mongo.length().header == 0);
+    CHECK(uint_rule(mongo).byte_order == ByteOrder::little);
+    CHECK(uint_rule(mongo).header == 0);
     CHECK(mongo.length().effective_min() == 16);
 
     Description modbus = load_description_file(dir + "modbus-tcp.toml");
     CHECK(modbus.length().offset == 4);
-    CHECK(modbus.length().header == 6);
+    CHECK(uint_rule(modbus).header == 6);
 
     Description smtp = load_description_file(dir + "smtp-commands.toml");
     CHECK(smtp.delimiter().bytes == "\r\n");

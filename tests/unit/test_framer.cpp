@@ -181,13 +181,14 @@ std::vector<size_t> random_chunks(size_t total, std::mt19937_64& rng) {
 
 // Writes `value` into the length field of message `m`, as the description reads it.
 void put_field(const Description& d, Bytes& m, uint64_t value) {
-    const LengthField& f = d.length();
-    REQUIRE(m.size() >= f.field_end());
+    const LengthField& lf = d.length();
+    const UintLength& f = std::get<UintLength>(lf.encoding);
+    REQUIRE(m.size() >= lf.field_end());
     uint64_t field = (value << f.shift) & f.mask;
     REQUIRE(((field & f.mask) >> f.shift) == value);
     for (uint32_t i = 0; i < f.width; i++) {
         uint32_t byte = f.byte_order == ByteOrder::big ? f.width - 1 - i : i;  // i = significance
-        m[f.offset + byte] = static_cast<uint8_t>(field >> (8 * i));
+        m[lf.offset + byte] = static_cast<uint8_t>(field >> (8 * i));
     }
 }
 
@@ -389,12 +390,13 @@ TEST_CASE("too long: after good messages, reported as soon as the field is compl
         CAPTURE(name);
         const Description& d = parser(name);
         const LengthField& lf = d.length();
+        const uint64_t header = std::get<UintLength>(lf.encoding).header;
         std::mt19937_64 rng(seed++);
         Stream good;
         const Sizes z = sizes_of(d);
         for (int i = 0; i < 5; i++) good.add(build(d, random_size(d, z, rng), rng));
-        uint64_t value = (d.max_message - lf.header) / lf.scale + 1;
-        uint64_t total = lf.header + value * lf.scale;
+        uint64_t value = (d.max_message - header) / lf.scale + 1;
+        uint64_t total = header + value * lf.scale;
         REQUIRE(total > d.max_message);
         Bytes bad = build(d, z.lo, rng);
         put_field(d, bad, value);
@@ -819,7 +821,7 @@ TEST_CASE("inline fixed-width length rule agrees with probe_length") {
             Bytes b(f.field_end() + pick(0, 80));
             for (auto& x : b) x = static_cast<uint8_t>(rng());
             for (uint32_t i = 0; i < width; i++) {
-                uint32_t byte = f.byte_order == ByteOrder::big ? width - 1 - i : i;
+                uint32_t byte = std::get<UintLength>(f.encoding).byte_order == ByteOrder::big ? width - 1 - i : i;
                 b[f.offset + byte] = static_cast<uint8_t>(raw >> (8 * i));
             }
             size_t avail = pick(0, b.size());

@@ -25,7 +25,7 @@ public:
         template_ = std::move(*m);
         // Length framing: after the header. Delimiter framing: from the start, in hex, so
         // the stamp never contains the delimiter.
-        seq_at_ = delimiter_ ? 0 : d.length().header;
+        seq_at_ = delimiter_ || !d.length().as_uint() ? 0 : d.length().as_uint()->header;
         tail_at_ = delimiter_ ? size - d.delimiter().bytes.size() - 8 : size - 8;
         if (size < seq_at_ + 16 + (delimiter_ ? 8 + d.delimiter().bytes.size() : 0))
             throw std::invalid_argument("message size " + std::to_string(size) + " is too small for the benchmark");

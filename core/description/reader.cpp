@@ -1,12 +1,15 @@
+// The description reader: TOML text -> Description, or a DescriptionError naming
+// file:line:col, the key and the allowed values.
 #include <sockframe/description.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
-#include <iomanip>
 #include <sstream>
 
 #include <toml++/toml.h>
+
+#include "description/unframable.hpp"
+#include "sockframe_primitives.h"
 
 namespace sockframe {
 
@@ -16,34 +19,6 @@ DescriptionError::DescriptionError(std::string source, uint32_t line, uint32_t c
                          key + ": " + problem),
       source_(std::move(source)), line_(line), column_(column), key_(std::move(key)),
       problem_(std::move(problem)) {}
-
-std::string Description::symbol() const {
-    std::string s = name;
-    std::replace(s.begin(), s.end(), '-', '_');
-    return s;
-}
-
-std::string escape_bytes(std::string_view bytes) {
-    std::string out;
-    for (unsigned char c : bytes) {
-        switch (c) {
-        case '\r': out += "\\r"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\\': out += "\\\\"; break;
-        case '"': out += "\\\""; break;
-        default:
-            if (c >= 0x20 && c < 0x7f) {
-                out += static_cast<char>(c);
-            } else {
-                char buf[5];
-                std::snprintf(buf, sizeof buf, "\\x%02x", c);
-                out += buf;
-            }
-        }
-    }
-    return out;
-}
 
 namespace {
 
@@ -132,16 +107,16 @@ void check_one_line(const TableReader& r, std::string_view key, const std::strin
 
 struct EncodingInfo {
     const char* name;
-    LengthEncoding encoding;
+    LengthEncoding encoding;            // the alternative, with its defaults
     uint32_t default_width, max_width;  // variable encodings: most bytes/digits of the field
 };
-constexpr EncodingInfo kEncodings[] = {
-    {"uint", LengthEncoding::uint, 0, 8},
-    {"leb128", LengthEncoding::leb128, 10, 10},
-    {"mqtt", LengthEncoding::leb128, 4, 4},
-    {"ber", LengthEncoding::ber, 9, 9},
-    {"ascii-decimal", LengthEncoding::ascii_decimal, 10, 18},
-    {"ascii-hex", LengthEncoding::ascii_hex, 8, 15},
+const EncodingInfo kEncodings[] = {
+    {"uint", UintLength{}, 0, 8},
+    {"leb128", Leb128Length{}, 10, 10},
+    {"mqtt", Leb128Length{}, 4, 4},
+    {"ber", BerLength{}, 9, 9},
+    {"ascii-decimal", AsciiLength{}, 10, 18},
+    {"ascii-hex", AsciiLength{{}, true, 0, std::nullopt}, 8, 15},
 };
 constexpr const char* kEncodingNames = "\"uint\", \"leb128\", \"mqtt\", \"ber\", \"ascii-decimal\" or \"ascii-hex\"";
 
@@ -153,9 +128,9 @@ std::string one_byte_string(const TableReader& r, std::string_view key) {
 }
 
 // A flag condition: `byte` (inside the length field's span, so readable with it) and a non-zero 8-bit `mask`.
-void read_flag(const TableReader& r, const LengthField& f, uint32_t& at, uint8_t& mask) {
-    std::string span = range_text(0, f.field_end() - 1) + " (a byte before the end of the length field)";
-    auto b = r.integer("byte", 0, f.field_end() - 1, span);
+void read_flag(const TableReader& r, uint64_t field_end, uint32_t& at, uint8_t& mask) {
+    std::string span = range_text(0, field_end - 1) + " (a byte before the end of the length field)";
+    auto b = r.integer("byte", 0, field_end - 1, span);
     if (!b) r.fail(nullptr, "byte", "is required; allowed: " + span);
     auto m = r.integer("mask", 1, 255, "a non-zero 8-bit mask, 0x01 to 0xff");
     if (!m) r.fail(nullptr, "mask", "is required; allowed: a non-zero 8-bit mask, 0x01 to 0xff");
@@ -171,8 +146,9 @@ uint32_t read_uint_width(const TableReader& r, std::string_view key) {
 }
 
 // [[length.escape]], [length.flag_width], [[length.extra]]: uint fields only.
-void read_conditional(const TableReader& r, LengthField& f) {
-    uint64_t field_max = f.mask >> f.shift;
+void read_conditional(const TableReader& r, uint32_t offset, UintLength& f) {
+    const uint64_t field_end = uint64_t{offset} + f.width;
+    uint64_t field_max = f.max_value();
     for (const TableReader& er : r.tables("escape", 4, "value and width")) {
         er.allow_only({"value", "width"});
         std::string allowed = range_text(0, field_max) + " (what the masked field can hold)";
@@ -188,17 +164,17 @@ void read_conditional(const TableReader& r, LengthField& f) {
         TableReader wr(*fw->as_table(), r.prefix() + "flag_width.", r.source());
         wr.allow_only({"byte", "mask", "width", "header"});
         FlagWidth w;
-        read_flag(wr, f, w.at, w.mask);
+        read_flag(wr, field_end, w.at, w.mask);
         w.width = read_uint_width(wr, "width");
-        w.header = wr.integer("header", f.offset + w.width, kSmallLimit,
-                              range_text(f.offset + w.width, kSmallLimit) + " (at least the end of the wide field)")
-                       .value_or(f.offset + w.width);
+        w.header = wr.integer("header", offset + w.width, kSmallLimit,
+                              range_text(offset + w.width, kSmallLimit) + " (at least the end of the wide field)")
+                       .value_or(offset + w.width);
         f.flag_width = w;
     }
     for (const TableReader& xr : r.tables("extra", 4, "byte, mask and bytes")) {
         xr.allow_only({"byte", "mask", "bytes"});
         ExtraBytes x;
-        read_flag(xr, f, x.at, x.mask);
+        read_flag(xr, field_end, x.at, x.mask);
         auto n = xr.integer("bytes", 1, 65535, range_text(1, 65535));
         if (!n) xr.fail(nullptr, "bytes", "is required; allowed: " + range_text(1, 65535));
         x.bytes = static_cast<uint32_t>(*n);
@@ -206,13 +182,88 @@ void read_conditional(const TableReader& r, LengthField& f) {
     }
     if (f.conditional()) {
         // The total must cover every field byte read, whichever form a message takes.
-        if (f.header < f.field_end())
+        if (f.header < field_end)
             r.fail(r.find("header"), "header",
-                   std::to_string(f.header) + " is below the end of the length field (" +
-                       std::to_string(f.field_end()) +
+                   std::to_string(f.header) + " is below the end of the length field (" + std::to_string(field_end) +
                        "); with escape, flag_width or extra the length cannot count the header");
         if (r.find("special_values"))
             r.fail(r.find("special_values"), "special_values", "cannot be combined with escape, flag_width or extra");
+    }
+}
+
+// The keys of encoding = "uint" (the default).
+void read_uint_length(const TableReader& r, uint32_t offset, UintLength& f) {
+    for (const char* k : {"adjust", "digits", "terminator"})
+        if (r.find(k)) r.fail(r.find(k), k, "is only for variable encodings; with encoding = \"uint\" use header");
+    auto width = r.integer("width", 1, 8, "1, 2, 3, 4 or 8");
+    if (!width) r.fail(nullptr, "width", "is required; allowed: 1, 2, 3, 4 or 8");
+    if (*width == 5 || *width == 6 || *width == 7)
+        r.fail(r.find("width"), "width", std::to_string(*width) + " is not allowed; allowed: 1, 2, 3, 4 or 8");
+    f.width = static_cast<uint32_t>(*width);
+    if (auto bo = r.string("byte_order")) {
+        if (*bo == "big")
+            f.byte_order = ByteOrder::big;
+        else if (*bo == "little")
+            f.byte_order = ByteOrder::little;
+        else
+            r.fail(r.find("byte_order"), "byte_order",
+                   "\"" + escape_bytes(*bo) + "\" is not allowed; allowed: \"big\" or \"little\"");
+    }
+    f.header = r.integer("header", 0, kSmallLimit, range_text(0, kSmallLimit)).value_or(uint64_t{offset} + f.width);
+    uint64_t field_bits = f.width * 8;
+    uint64_t all_bits = field_bits == 64 ? ~0ULL : ((1ULL << field_bits) - 1);
+    if (const toml::node* m = r.find("mask")) {
+        auto v = m->value_exact<int64_t>();
+        std::string allowed = "a non-zero integer that fits in the field's " + std::to_string(field_bits) + " bits";
+        if (!v) r.fail(m, "mask", "must be an integer; allowed: " + allowed);
+        uint64_t mask = static_cast<uint64_t>(*v);
+        if (mask == 0 || (mask & ~all_bits) != 0)
+            r.fail(
+                m, "mask",
+                "0x" +
+                    [&] {
+                        std::ostringstream o;
+                        o << std::hex << mask;
+                        return o.str();
+                    }() +
+                    " does not fit; allowed: " + allowed);
+        f.mask = mask;
+        f.has_mask = true;
+    } else {
+        f.mask = all_bits;
+    }
+    f.shift = static_cast<uint32_t>(r.integer("shift", 0, field_bits - 1, range_text(0, field_bits - 1)).value_or(0));
+    read_conditional(r, offset, f);
+}
+
+// The keys of leb128, mqtt, ber and the ASCII encodings; `ascii` is set for the latter.
+void read_variable_length(const TableReader& r, const EncodingInfo& enc, VariableLength& f, AsciiLength* ascii) {
+    for (const char* k : {"byte_order", "header", "mask", "shift", "escape", "flag_width", "extra"})
+        if (r.find(k))
+            r.fail(r.find(k), k,
+                   std::string("is only for encoding = \"uint\"; with \"") + enc.name +
+                       "\" the total is offset + field bytes + value * scale + adjust");
+    f.max_size = static_cast<uint32_t>(
+        r.integer("width", 1, enc.max_width, range_text(1, enc.max_width)).value_or(enc.default_width));
+    auto adjust = r.find("adjust");
+    if (adjust) {
+        auto v = adjust->value_exact<int64_t>();
+        if (!v || *v < -65536 || *v > 65536) r.fail(adjust, "adjust", "allowed: an integer from -65536 to 65536");
+        f.adjust = *v;
+    }
+    if (ascii) {
+        ascii->digits =
+            static_cast<uint32_t>(r.integer("digits", 1, enc.max_width, range_text(1, enc.max_width)).value_or(0));
+        std::string t = one_byte_string(r, "terminator");
+        if (ascii->digits && !t.empty())
+            r.fail(r.find("terminator"), "terminator", "give either digits or terminator, not both");
+        if (!ascii->digits && t.empty()) r.fail(nullptr, "terminator", "is required for ASCII lengths (or digits = N)");
+        if (!t.empty()) ascii->terminator = static_cast<uint8_t>(t[0]);
+        if (ascii->digits && r.find("width")) r.fail(r.find("width"), "width", "is implied by digits");
+        if (ascii->digits) f.max_size = ascii->digits;
+    } else {
+        for (const char* k : {"digits", "terminator"})
+            if (r.find(k)) r.fail(r.find(k), k, "is only for ascii-decimal and ascii-hex encodings");
     }
 }
 
@@ -232,66 +283,17 @@ LengthField read_length(const TableReader& r) {
     f.offset = static_cast<uint32_t>(r.integer("offset", 0, 65535, range_text(0, 65535)).value_or(0));
     f.scale = r.integer("scale", 1, kSmallLimit, range_text(1, kSmallLimit)).value_or(1);
     f.min_message = r.integer("min_message", 0, kMaxMessageLimit, range_text(0, kMaxMessageLimit)).value_or(0);
-
-    if (f.fixed_width()) {
-        for (const char* k : {"adjust", "digits", "terminator"})
-            if (r.find(k)) r.fail(r.find(k), k, "is only for variable encodings; with encoding = \"uint\" use header");
-        auto width = r.integer("width", 1, 8, "1, 2, 3, 4 or 8");
-        if (!width) r.fail(nullptr, "width", "is required; allowed: 1, 2, 3, 4 or 8");
-        if (*width == 5 || *width == 6 || *width == 7)
-            r.fail(r.find("width"), "width", std::to_string(*width) + " is not allowed; allowed: 1, 2, 3, 4 or 8");
-        f.width = static_cast<uint32_t>(*width);
-        if (auto bo = r.string("byte_order")) {
-            if (*bo == "big") f.byte_order = ByteOrder::big;
-            else if (*bo == "little") f.byte_order = ByteOrder::little;
-            else r.fail(r.find("byte_order"), "byte_order", "\"" + escape_bytes(*bo) + "\" is not allowed; allowed: \"big\" or \"little\"");
-        }
-        f.header = r.integer("header", 0, kSmallLimit, range_text(0, kSmallLimit)).value_or(f.field_end());
-        uint64_t field_bits = f.width * 8;
-        uint64_t all_bits = field_bits == 64 ? ~0ULL : ((1ULL << field_bits) - 1);
-        if (const toml::node* m = r.find("mask")) {
-            auto v = m->value_exact<int64_t>();
-            std::string allowed = "a non-zero integer that fits in the field's " + std::to_string(field_bits) + " bits";
-            if (!v) r.fail(m, "mask", "must be an integer; allowed: " + allowed);
-            uint64_t mask = static_cast<uint64_t>(*v);
-            if (mask == 0 || (mask & ~all_bits) != 0)
-                r.fail(m, "mask", "0x" + [&] { std::ostringstream o; o << std::hex << mask; return o.str(); }() +
-                                      " does not fit; allowed: " + allowed);
-            f.mask = mask;
-            f.has_mask = true;
-        } else {
-            f.mask = all_bits;
-        }
-        f.shift = static_cast<uint32_t>(
-            r.integer("shift", 0, field_bits - 1, range_text(0, field_bits - 1)).value_or(0));
-        read_conditional(r, f);
-    } else {
-        for (const char* k : {"byte_order", "header", "mask", "shift", "escape", "flag_width", "extra"})
-            if (r.find(k))
-                r.fail(r.find(k), k, std::string("is only for encoding = \"uint\"; with \"") + enc->name +
-                                         "\" the total is offset + field bytes + value * scale + adjust");
-        f.width = static_cast<uint32_t>(r.integer("width", 1, enc->max_width, range_text(1, enc->max_width))
-                                            .value_or(enc->default_width));
-        auto adjust = r.find("adjust");
-        if (adjust) {
-            auto v = adjust->value_exact<int64_t>();
-            if (!v || *v < -65536 || *v > 65536) r.fail(adjust, "adjust", "allowed: an integer from -65536 to 65536");
-            f.adjust = *v;
-        }
-        bool ascii = f.encoding == LengthEncoding::ascii_decimal || f.encoding == LengthEncoding::ascii_hex;
-        if (ascii) {
-            f.digits = static_cast<uint32_t>(r.integer("digits", 1, enc->max_width, range_text(1, enc->max_width)).value_or(0));
-            std::string t = one_byte_string(r, "terminator");
-            if (f.digits && !t.empty()) r.fail(r.find("terminator"), "terminator", "give either digits or terminator, not both");
-            if (!f.digits && t.empty()) r.fail(nullptr, "terminator", "is required for ASCII lengths (or digits = N)");
-            if (!t.empty()) f.terminator = static_cast<unsigned char>(t[0]);
-            if (f.digits && r.find("width")) r.fail(r.find("width"), "width", "is implied by digits");
-            if (f.digits) f.width = f.digits;
-        } else {
-            for (const char* k : {"digits", "terminator"})
-                if (r.find(k)) r.fail(r.find(k), k, "is only for ascii-decimal and ascii-hex encodings");
-        }
-    }
+    std::visit(
+        [&](auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<E, UintLength>)
+                read_uint_length(r, f.offset, e);
+            else if constexpr (std::is_same_v<E, AsciiLength>)
+                read_variable_length(r, *enc, e, &e);
+            else
+                read_variable_length(r, *enc, e, nullptr);
+        },
+        f.encoding);
     if (const toml::node* sv = r.find("special_values")) {
         const toml::array* arr = sv->as_array();
         if (!arr || arr->empty()) r.fail(sv, "special_values", "must be a non-empty array of integers");
@@ -307,13 +309,6 @@ LengthField read_length(const TableReader& r) {
         r.fail(r.find("special_total"), "special_total", "needs special_values");
     }
     return f;
-}
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 // `text = "..."` (ASCII) or `hex = "..."` (any bytes), max_len bytes at most.
@@ -335,7 +330,7 @@ std::string read_byte_string(const TableReader& r, size_t max_len) {
         const std::string& h = *hex;
         if (h.size() % 2 != 0) r.fail(r.find("hex"), "hex", "needs an even number of hex digits");
         for (size_t i = 0; i < h.size(); i += 2) {
-            int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
+            int hi = sf_digit(static_cast<uint8_t>(h[i]), 1), lo = sf_digit(static_cast<uint8_t>(h[i + 1]), 1);
             if (hi < 0 || lo < 0) r.fail(r.find("hex"), "hex", "\"" + escape_bytes(h) + "\" is not hex; allowed: digits 0-9, a-f");
             bytes += static_cast<char>(hi * 16 + lo);
         }
@@ -362,41 +357,6 @@ bool valid_name(const std::string& n) {
     return std::all_of(n.begin(), n.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
     });
-}
-
-// Protocols a length or a delimiter cannot frame (docs/protocols.md), by the
-// names a user would give them: `sockframe check` says why instead of framing
-// them wrongly. Exact names only: "ssh-banner" (one line) is framable.
-struct Unframable {
-    std::initializer_list<std::string_view> names;
-    const char* why;
-};
-const Unframable kUnframable[] = {
-    {{"resp", "redis", "redis-resp", "resp2", "resp3"},
-     "Redis RESP cannot be framed by a length or a delimiter: a command is *N then N bulk strings, each "
-     "$len\\r\\n<bytes>\\r\\n, so its end needs counted repetition over nested lengths (catalogue F13), and bulk "
-     "data may contain CR LF, so no delimiter works"},
-    {{"http", "http1", "http11", "http-1", "http-1-1", "http1-1", "http-response", "http-responses"},
-     "HTTP/1.1 messages cannot be framed by a length or a delimiter: the body length comes from Content-Length "
-     "(found by text search), from chunked transfer coding or from the connection closing, and depends on the "
-     "request method (HEAD) and status (1xx, 204, 304); frame the header lines with [delimiter] text = \"\\r\\n\" "
-     "only if bodies never occur"},
-    {{"xmpp", "jabber"},
-     "XMPP cannot be framed by a length or a delimiter: a stream is one XML document and a stanza ends at the "
-     "close tag matching its depth-1 start tag, which takes an XML parser"},
-    {{"ssh", "ssh2", "ssh-packets"},
-     "SSH packets cannot be framed after key exchange: the packet length is encrypted (or keyed separately, "
-     "chacha20-poly1305); only the version banner line is framable ([delimiter] text = \"\\r\\n\")"},
-    {{"grpc"},
-     "gRPC cannot be framed on raw TCP: its messages live inside HTTP/2 DATA frames; frame the HTTP/2 "
-     "connection instead (parsers/http2.toml)"},
-};
-
-const char* unframable_reason(std::string_view name) {
-    for (const Unframable& u : kUnframable)
-        for (std::string_view n : u.names)
-            if (n == name) return u.why;
-    return nullptr;
 }
 
 constexpr const char* kFramingKinds =
@@ -459,9 +419,10 @@ Description parse_description(std::string_view toml_text, std::string_view sourc
         if (f.field_end() > d.max_message)
             lr.fail(lr.find("offset") ? lr.find("offset") : lr.find("width"), "offset",
                     "the field ends at byte " + std::to_string(f.field_end()) + ", beyond max_message = " + std::to_string(d.max_message));
-        if (f.fixed_width() && f.header > d.max_message)
-            lr.fail(lr.find("header"), "header", std::to_string(f.header) + " is above max_message = " +
-                                                     std::to_string(d.max_message) + ": no message could be legal");
+        if (const UintLength* u = f.as_uint(); u && u->header > d.max_message)
+            lr.fail(lr.find("header"), "header",
+                    std::to_string(u->header) + " is above max_message = " + std::to_string(d.max_message) +
+                        ": no message could be legal");
         if (!f.special_values.empty() && f.special_total < f.field_end())
             lr.fail(lr.find("special_total"), "special_total", "is smaller than the length field itself");
         d.framing = f;
@@ -546,104 +507,6 @@ Description load_description_file(const std::string& path_or_name) {
     std::ostringstream text;
     text << in.rdbuf();
     return parse_description(text.str(), path);
-}
-
-namespace {
-
-std::string explain_length(const LengthField& f, uint64_t max, const char* whose) {
-    std::ostringstream o;
-    switch (f.encoding) {
-    case LengthEncoding::uint:
-        o << whose << " starts with a length field: " << f.width << "-byte unsigned"
-          << (f.width > 1 ? (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian") : "")
-          << " integer at byte " << f.offset << ".\n";
-        if (f.has_mask || f.shift) {
-            o << "The field is masked with 0x" << std::hex << f.mask << std::dec;
-            if (f.shift) o << " and shifted right by " << f.shift;
-            o << ".\n";
-        }
-        o << "Message size = " << f.header << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value")
-          << " bytes" << (f.header == 0 ? " (the length counts the whole message)" : "") << ".\n";
-        if (f.flag_width)
-            o << "When byte " << f.flag_width->at << " has a bit of 0x" << std::hex << std::setw(2) << std::setfill('0')
-              << unsigned{f.flag_width->mask} << std::dec << " set, the field is " << f.flag_width->width
-              << " bytes wide instead (no mask) and size = " << f.flag_width->header
-              << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value") << ".\n";
-        for (const LengthEscape& e : f.escapes)
-            o << "A value of " << e.value << " means the length is the " << e.width << "-byte"
-              << (e.width > 1 ? (f.byte_order == ByteOrder::big ? " big-endian" : " little-endian") : "")
-              << " integer that follows the field, and the size grows by those " << e.width << " bytes.\n";
-        for (const ExtraBytes& x : f.extras)
-            o << "When byte " << x.at << " has a bit of 0x" << std::hex << std::setw(2) << std::setfill('0')
-              << unsigned{x.mask} << std::dec << " set, " << x.bytes << " more header byte"
-              << (x.bytes > 1 ? "s follow" : " follows") << " (counted in the size).\n";
-        break;
-    case LengthEncoding::leb128:
-        o << whose << " has a base-128 varint length (7 bits per byte, low group first, at most " << f.width
-          << " bytes) at byte " << f.offset << ".\n";
-        break;
-    case LengthEncoding::ber:
-        o << whose << " has a BER definite length at byte " << f.offset
-          << " (short form below 0x80, or 0x8n then n big-endian bytes; at most " << f.width << " bytes).\n";
-        break;
-    case LengthEncoding::ascii_decimal:
-    case LengthEncoding::ascii_hex:
-        o << whose << " has its length as ASCII " << (f.encoding == LengthEncoding::ascii_hex ? "hex" : "decimal")
-          << " digits at byte " << f.offset;
-        if (f.digits) o << ", exactly " << f.digits << " of them";
-        else o << ", at most " << f.width << ", ending at \"" << escape_bytes(std::string(1, static_cast<char>(f.terminator))) << "\"";
-        o << ".\n";
-        break;
-    }
-    if (!f.fixed_width()) {
-        o << "Message size = " << f.offset << " + the field's bytes" << (f.terminator >= 0 ? " (terminator included)" : "")
-          << (f.scale != 1 ? " + " + std::to_string(f.scale) + " * value" : " + value");
-        if (f.adjust) o << (f.adjust > 0 ? " + " : " - ") << (f.adjust > 0 ? f.adjust : -f.adjust);
-        o << " bytes.\n";
-    }
-    for (const Magic& m : f.magic)
-        o << whose << " must have \"" << escape_bytes(m.bytes) << "\" at byte " << m.offset << ".\n";
-    if (!f.special_values.empty()) {
-        o << "The values";
-        for (uint64_t v : f.special_values) o << " " << v;
-        o << " mean a " << f.special_total << "-byte message.\n";
-    }
-    o << "A size below " << f.effective_min() << " or above " << max << " bytes"
-      << (f.fixed_width() ? "" : ", or a malformed field,") << " is a framing error.\n";
-    return o.str();
-}
-
-}  // namespace
-
-std::string explain(const Description& d) {
-    std::ostringstream o;
-    o << d.name;
-    if (!d.summary.empty()) o << ": " << d.summary;
-    if (!d.reference.empty()) o << " (" << d.reference << ")";
-    o << "\n";
-    if (d.first) {
-        if (!d.first->preface.empty())
-            o << "The stream starts with the " << d.first->preface.size() << "-byte preface \""
-              << escape_bytes(d.first->preface) << "\", delivered as a message of its own; other bytes there are a framing error.\n";
-        else
-            o << explain_length(*d.first->length, d.first->max_message, "The stream's first message");
-        o << "Then:\n";
-    }
-    if (d.is_length()) {
-        o << explain_length(d.length(), d.max_message, "Each message");
-        for (const Magic& m : d.magic)
-            o << "Every message must have \"" << escape_bytes(m.bytes) << "\" at byte " << m.offset << ".\n";
-        if (!d.trailer.empty()) o << "Every message must end with \"" << escape_bytes(d.trailer) << "\".\n";
-    } else {
-        o << "Each message ends with the " << d.delimiter().bytes.size() << "-byte delimiter \""
-          << escape_bytes(d.delimiter().bytes) << "\", included in the message.\n";
-        o << "No delimiter within " << d.max_message << " bytes of a message's start is a framing error.\n";
-        o << "The kernel parser scans each byte once: it resumes where the previous call stopped.\n";
-    }
-    o << "On a framing error the connection stops there; every message before it is delivered.\n"
-      << "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
-         "to a delivery socket and split again in userspace.\n";
-    return o.str();
 }
 
 }  // namespace sockframe
