@@ -21,11 +21,12 @@ meson test -C "$BUILD_DIR" --print-errorlogs --num-processes 1 2>&1 | tee "$BUIL
 rc=${PIPESTATUS[0]}
 set -e
 
-# As a user outside the tree: install to a temporary prefix, build against it with
-# pkg-config and as a meson subproject, receive messages (once: not in the sanitizer pass).
-# The Debian packages: built, installed, run, removed (scripts/build-deb.sh, ~3 min).
+# As a user outside the tree (each adds one build of its own, ~2-3 min, so one per pass):
+# install to a temporary prefix, build against it with pkg-config and as a meson
+# subproject, receive messages; then the Debian packages: built, installed, run, removed.
 if [ "$BUILD_DIR" = build ]; then
   bash scripts/test-install.sh || rc=1
+else
   bash scripts/build-deb.sh "$BUILD_DIR/deb" || rc=1
 fi
 
