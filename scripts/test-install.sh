@@ -33,7 +33,8 @@ for internal in loopback.hpp parser_program.hpp length_rule.hpp; do
   [ -z "$(find "$prefix" -name "$internal")" ] || fail "internal header $internal installed"
 done
 [ -L "$libdir/libsockframe.so" ] && [ -f "$libdir/libsockframe.a" ] || fail "libsockframe.so / .a missing in $libdir"
-objdump -p "$libdir/libsockframe.so" | grep -q 'SONAME.*libsockframe.so.0' || fail "no soname libsockframe.so.0"
+soname=$(objdump -p "$libdir/libsockframe.so" | awk '/SONAME/ {print $2}')
+[ "$soname" = libsockframe.so.0 ] || fail "soname is \"$soname\", not libsockframe.so.0"
 
 step "1. a program built with pkg-config, receiving on the $mode path"
 export PKG_CONFIG_PATH=$pcdir
@@ -53,7 +54,7 @@ unset PKG_CONFIG_PATH
 step "2. the installed CLI serves a shipped protocol by bare name"
 "$prefix/bin/sockframe" list >"$work/list.out"
 grep -q '^dns  *dns-tcp  *u16be@0 ' "$work/list.out" || { cat "$work/list.out"; fail "sockframe list"; }
-"$prefix/bin/sockframe" check dns | grep -q "^$prefix/share/sockframe/parsers/dns.toml: OK" || fail "sockframe check dns"
+"$prefix/bin/sockframe" check dns | grep "^$prefix/share/sockframe/parsers/dns.toml: OK" >/dev/null || fail "sockframe check dns"
 port=$((20000 + RANDOM % 20000))
 timeout 30 env PATH="$work/no-compiler" SOCKFRAME_CACHE_DIR="$work/cache" \
   "$prefix/bin/sockframe" serve dns --listen "127.0.0.1:$port" --format jsonl --exit-after 2 \
@@ -75,7 +76,7 @@ if [ "$mode" = kernel ]; then
 fi
 
 step "3. man page and bash completion"
-MANPATH="$prefix/share/man" man -P cat sockframe 2>/dev/null | grep -q 'serve DESCRIPTION' || fail "man sockframe"
+MANPATH="$prefix/share/man" man -P cat sockframe 2>/dev/null | grep 'serve DESCRIPTION' >/dev/null || fail "man sockframe"
 completion=$prefix/share/bash-completion/completions/sockframe
 bash -n "$completion" || fail "bash completion"
 complete_words() {  # what the installed completion offers for the words given (the last one being typed)
@@ -83,10 +84,10 @@ complete_words() {  # what the installed completion offers for the words given (
     COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; _sockframe
     printf "%s\n" "${COMPREPLY[@]}"' sh "$completion" "$@"
 }
-complete_words sockframe se | grep -qx serve || fail "completion of subcommands"
-complete_words sockframe serve --list | grep -qx -- --listen || fail "completion of serve's options"
-complete_words sockframe serve --format "" | grep -qx jsonl || fail "completion of --format values"
-complete_words sockframe serve dn | grep -qx dns || fail "completion of shipped description names"
+complete_words sockframe se | grep -x serve >/dev/null || fail "completion of subcommands"
+complete_words sockframe serve --list | grep -x -- --listen >/dev/null || fail "completion of serve's options"
+complete_words sockframe serve --format "" | grep -x jsonl >/dev/null || fail "completion of --format values"
+complete_words sockframe serve dn | grep -x dns >/dev/null || fail "completion of shipped description names"
 
 step "4. a meson project with sockframe as a subproject"
 mkdir -p "$work/consumer/subprojects"
