@@ -132,7 +132,15 @@ TEST_CASE("check: every shipped parser is valid and explained") {
                    "A size below 14 or above 65537 bytes is a framing error.\n"
                    "On a framing error the connection stops there; every message before it is delivered.\n"
           "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
-                   "to a delivery socket and split again in userspace.\n");
+                   "to a delivery socket and split again in userspace.\n"
+                   "Routing key of every message (route.key, line 20):\n"
+                   "  1. (line 21) require that the u16 6 bytes from here is at least 1.\n"
+                   "  2. (line 22) skip 14 bytes.\n"
+                   "  3. (line 23) take a DNS name in wire form (labels with their length octets, through the root "
+                   "label; compression pointers are not followed); at most 255 bytes, ASCII case ignored (A-Z hashed "
+                   "as a-z).\n"
+                   "A message where a step cannot be carried out, or whose key is empty or too long, has no key.\n"
+                   "Keys are hashed with FNV-1a 64 over their bytes (bpf/sockframe_hash.h) for consistent hashing.\n");
 }
 
 TEST_CASE("check: a bad description exits 1 with file:line:column") {

