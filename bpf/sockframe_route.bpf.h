@@ -82,7 +82,8 @@ static __always_inline int sf_route_varint(struct sf_cursor *cur, __u64 msg, __u
 		x |= (__u64)(b & 0x7f) << (7 * i);
 		if (!(b & 0x80)) {
 			*v = x;
-			*n = i + 1;
+			/* one verifier state for every width, not one per width */
+			*n = sf_opaque(cur, i + 1);
 			return 0;
 		}
 	}
@@ -208,9 +209,14 @@ static __always_inline int sf_route_cstring(struct sf_route_walk *w, __u64 pos, 
 }
 
 /* ---- first-message keys: the bytes themselves ---------------------------- */
+/* bpf_loop's context must be on the stack: it carries the map value's address. */
+struct sf_route_fold {
+	struct sf_key *k;
+};
+
 static long sf_route_fold_step(__u32 i, void *data)
 {
-	struct sf_key *k = data;
+	struct sf_key *k = ((struct sf_route_fold *)data)->k;
 
 	if (i >= k->len)
 		return 1;
@@ -228,8 +234,11 @@ static __always_inline int sf_route_copy_key(struct sf_cursor *cur, __u64 msg, _
 	if (sf_load(cur, msg + off, out->bytes, (__u32)(((len - 1) & (SF_KEY_MAX - 1)) + 1)) < 0)
 		return -1;
 	out->len = (__u32)len;
-	if (fold)
-		bpf_loop(SF_KEY_MAX, sf_route_fold_step, out, 0);
+	if (fold) {
+		struct sf_route_fold f = {out};
+
+		bpf_loop(SF_KEY_MAX, sf_route_fold_step, &f, 0);
+	}
 	return 0;
 }
 

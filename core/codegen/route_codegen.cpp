@@ -180,7 +180,11 @@ private:
             const ValueTest& t = std::get<ExpectStep>(s.op).test;
             fail_if(o, ind, "!(" + relative_holds(t) + ")");
         }
-        if (s.when) o << ind.substr(1) << "}\n";
+        if (s.when) {
+            // Both ways on from here as one verifier state, not one per way.
+            o << ind.substr(1) << "}\n" << ind.substr(1) << "pos = sf_opaque(cur, pos);\n" << ind.substr(1)
+              << "end = sf_opaque(cur, end);\n";
+        }
     }
 
     // find_tlv: one entry per call; narrows w->pos/end to the value of the entry found.

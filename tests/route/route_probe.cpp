@@ -99,12 +99,14 @@ ProbeResult RouteProbe::run(std::span<const uint8_t> message, bool first_key) {
         throw std::runtime_error("probe map update: " + std::string(std::strerror(errno)));
     // test_run takes an Ethernet frame and pulls its header off for socket filters.
     std::vector<uint8_t> frame(ETH_HLEN + message.size());
-    frame[12] = 0x08;
+    frame[12] = 0x88;  // EtherType 0x88b5 (local experimental): not IPv4, so short packets are fine
+    frame[13] = 0xb5;
     if (!message.empty()) std::memcpy(frame.data() + ETH_HLEN, message.data(), message.size());
     LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
                 .repeat = 1);
     if (bpf_prog_test_run_opts(filter_fd_, &o) != 0)
-        throw std::runtime_error("BPF_PROG_TEST_RUN: " + std::string(std::strerror(errno)));
+        throw std::runtime_error("BPF_PROG_TEST_RUN with a " + std::to_string(message.size()) +
+                                 "-byte message: " + std::string(std::strerror(errno)));
     if (bpf_map_lookup_elem(state_fd_, &zero, &st) != 0)
         throw std::runtime_error("probe map lookup: " + std::string(std::strerror(errno)));
     if (st.avail != message.size())

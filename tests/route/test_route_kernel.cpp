@@ -12,6 +12,7 @@
 #include <sockframe/load_options.hpp>
 #include <sockframe/route.hpp>
 
+#include "../differential/route_diff.hpp"
 #include "route_probe.hpp"
 
 using namespace sockframe;
@@ -50,6 +51,41 @@ TEST_CASE("every shipped description with a route loads, called from a bpf_loop 
         CHECK(probe.filter_verified_insns() > 0);
         std::printf("%-20s probe parser %6u verified insns, socket-filter twin %6u\n", d.name.c_str(),
                     probe.parser_verified_insns(), probe.filter_verified_insns());
+    }
+}
+
+TEST_CASE("the kernel's routing decisions equal the evaluator's, on messages built from the keys and mutated") {
+    std::mt19937_64 rng(11);
+    for (const Description& d : shipped_with_route()) {
+        CAPTURE(d.name);
+        RouteProbe probe(d);
+        uint64_t cases = 0, keys = 0, failures = 0;
+        for (int k = 0; k < 400; k++) {
+            std::vector<uint8_t> m = diff::random_route_message(d, rng, RouteProbe::kMaxMessage);
+            if (m.empty()) continue;  // the probe decides whole messages of at least one byte
+            ProbeResult r = probe.run(m, true);
+            RouteDecision want = decide_route(d, m);
+            bool same = r.route.has_key == (want.has_key ? 1u : 0u) && r.route.key_hash == want.key_hash &&
+                        r.route.action == static_cast<uint32_t>(want.action) && r.route.rule == want.rule &&
+                        r.route.group == want.group;
+            if (d.route->first_key) {
+                KeyLookup k = find_key(*d.route->first_key, m);
+                same = same && r.key.has_key == (k.found ? 1u : 0u) &&
+                       (!k.found || (r.key.hash == k.hash && r.key.len == k.length && r.key.offset == k.offset));
+                keys += k.found;
+            }
+            keys += want.has_key;
+            cases++;
+            if (!same && failures++ < 3)
+                FAIL_CHECK("kernel: has_key " << r.route.has_key << " hash " << r.route.key_hash << " rule "
+                                              << r.route.rule << " first key " << r.key.has_key
+                                              << "; evaluator: has_key " << want.has_key << " hash " << want.key_hash
+                                              << " rule " << want.rule << "\nmessage: " << diff::to_hex(m));
+        }
+        std::printf("%-20s %llu messages through the kernel twin, %llu keys found\n", d.name.c_str(),
+                    (unsigned long long)cases, (unsigned long long)keys);
+        CHECK(failures == 0);
+        CHECK(keys * 4 >= cases);
     }
 }
 
