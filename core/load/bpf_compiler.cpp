@@ -1,12 +1,12 @@
 #include <sockframe/bpf_compiler.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
 #include "codegen/embedded_headers.hpp"
 #include "support/process.hpp"
@@ -49,7 +49,8 @@ struct TempDir {
     fs::path path;
     TempDir() {
         std::string tmpl = (fs::temp_directory_path() / "sockframe-build-XXXXXX").string();
-        if (!mkdtemp(tmpl.data())) throw BpfCompileError("cannot create a temporary directory in " + fs::temp_directory_path().string());
+        if (!mkdtemp(tmpl.data()))
+            throw BpfCompileError("cannot create a temporary directory in " + fs::temp_directory_path().string());
         path = tmpl;
     }
     ~TempDir() {
@@ -79,11 +80,13 @@ BpfObjectFile compile_bpf(const std::string& c_source, const CompileOptions& opt
         clang = env && *env ? env : find_in_path("clang");
     }
     if (!clang.empty() && access(clang.c_str(), X_OK) != 0)
-        throw BpfCompileError("clang not found: " + clang + " is not an executable (check SOCKFRAME_CLANG); "
+        throw BpfCompileError("clang not found: " + clang +
+                              " is not an executable (check SOCKFRAME_CLANG); "
                               "or use the userspace framer (--userspace)");
     if (clang.empty())
-        throw BpfCompileError("clang not found on PATH: install it (scripts/setup.sh installs clang), "
-                              "set SOCKFRAME_CLANG, or use the userspace framer (--userspace)");
+        throw BpfCompileError(
+            "clang not found on PATH: install it (scripts/setup.sh installs clang), "
+            "set SOCKFRAME_CLANG, or use the userspace framer (--userspace)");
 
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, c_source);
     for (size_t i = 0; i < kBpfHeaderCount; i++) h = fnv1a(fnv1a(h, kBpfHeaders[i].name), kBpfHeaders[i].text);

@@ -12,8 +12,8 @@
 #include <random>
 #include <vector>
 
-#include "support/loopback.hpp"
 #include "description/message_builder.hpp"
+#include "support/loopback.hpp"
 
 namespace sockframe {
 namespace {

@@ -18,10 +18,11 @@
 #include <stdexcept>
 #include <thread>
 
-#include "sockframe_abi.h"
-#include "support/loopback.hpp"
+#include "receive/conn_registration.hpp"
 #include "receive/stall_watchdog.hpp"
 #include "receive/tcp_counters.hpp"
+#include "sockframe_abi.h"
+#include "support/loopback.hpp"
 
 namespace sockframe {
 namespace {
@@ -36,8 +37,8 @@ enum TcpState { kEstablished = 1, kCloseWait = 8 };
 // Everything connections share with the receiver; kept alive by each of them.
 struct KernelShared {
     std::shared_ptr<const Description> desc;
-    std::unique_ptr<BpfParserProgram> program;
-    LoadOptions options;
+    std::shared_ptr<const ParserProgram> program;
+    const LoadOptions& options() const { return program->options(); }
     Fd listener;  // loopback listener that delivery pairs connect through
     sockaddr_in listener_addr{};
     std::mutex mutex;
@@ -87,18 +88,6 @@ uint64_t receive_buffer_needed(uint64_t max_message, uint64_t batch_bytes) {
 }
 constexpr uint64_t kLargestReceiveBuffer = 0x7ffffffe;  // sk_rcvbuf is an int
 
-// The most one parser call returns for a message: the main rule's or the first message's limit.
-uint64_t largest_message_limit(const Description& d) {
-    uint64_t first = !d.first ? 0 : d.first->length ? d.first->max_message : d.first->preface.size();
-    return std::max(d.max_message, first);
-}
-
-// How far the kernel may run ahead of the application: room for a few of the
-// largest messages, so a briefly busy application stays on the kernel path.
-uint64_t default_in_flight_max(const Description& d) {
-    return std::max<uint64_t>(8 << 20, 4 * largest_message_limit(d));
-}
-
 void ensure_receive_buffer(int fd, uint64_t needed) {
     int have = 0;
     socklen_t len = sizeof have;
@@ -117,13 +106,13 @@ void ensure_receive_buffer(int fd, uint64_t needed) {
 
 class KernelConnection final : public Connection {
 public:
-    KernelConnection(std::shared_ptr<KernelShared> k, int s, Fd a, Fd b, uint64_t cookie)
+    KernelConnection(std::shared_ptr<KernelShared> k, int s, Fd a, Fd b, std::unique_ptr<ConnRegistration> reg)
         : Connection(k->desc, s, "kernel"),
           k_(std::move(k)),
           a_(std::move(a)),
           b_(std::move(b)),
-          cookie_(cookie),
-          publish_step_(std::max<uint64_t>(k_->options.in_flight_max / 4, 1)) {
+          reg_(std::move(reg)),
+          publish_step_(std::max<uint64_t>(k_->options().in_flight_max / 4, 1)) {
         epoll_ = Fd(epoll_create1(EPOLL_CLOEXEC));
         wake_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         if (epoll_.fd < 0 || wake_.fd < 0) sys_fail("kernel connection poll set");
@@ -144,7 +133,7 @@ public:
         if (k_->watchdog) {
             watched_ = std::make_shared<WatchedSocket>();
             watched_->socket = s;
-            watched_->cookie = cookie;
+            watched_->cookie = reg_->cookie();
             watched_->wake_fd = wake_.fd;
             k_->watchdog->watch(watched_);
         }
@@ -152,14 +141,8 @@ public:
 
     ~KernelConnection() override {
         // Before the socket closes: the watchdog must not look at a reused fd.
+        // The registration's map entries go with it (members), before the sockets close.
         if (watched_) k_->watchdog->forget(watched_.get());
-        // Parser first, so nothing more is redirected into a closing pair.
-        const BpfParserProgram& p = *k_->program;
-        bpf_map_delete_elem(p.sockets_map(), &cookie_);
-        bpf_map_delete_elem(p.targets_map(), &cookie_);
-        bpf_map_delete_elem(p.conns_map(), &cookie_);
-        bpf_map_delete_elem(p.consumed_map(), &cookie_);
-        bpf_map_delete_elem(p.handoff_map(), &cookie_);
     }
 
     int poll_fd() const override { return epoll_.fd; }
@@ -174,7 +157,7 @@ protected:
                 // Tell the parser how far the application has read, in steps, so a
                 // slow reader makes it hand off (see sf_in_flight_max).
                 if (received_ - published_ >= publish_step_) {
-                    bpf_map_update_elem(k_->program->consumed_map(), &cookie_, &received_, BPF_ANY);
+                    reg_->publish_consumed(received_);
                     published_ = received_;
                 }
                 return {ReadResult::data, static_cast<size_t>(n)};
@@ -186,11 +169,7 @@ protected:
     }
 
 private:
-    sf_conn state() const {
-        sf_conn st{};
-        bpf_map_lookup_elem(k_->program->conns_map(), &cookie_, &st);
-        return st;
-    }
+    sf_conn state() const { return reg_->state(); }
 
     ReadResult fail_kernel(const std::string& what) {
         FramingError e{FramingErrorKind::kernel, 0, 0, received_,
@@ -233,7 +212,7 @@ private:
             if (!left_map_) {
                 // strparser is torn down with S's psock; a batch it was still
                 // forwarding may land in B first: read up to the final count.
-                bpf_map_delete_elem(k_->program->sockets_map(), &cookie_);
+                reg_->leave();
                 left_map_ = true;
                 st = state();
                 if (received_ < st.forwarded) return {ReadResult::would_block};
@@ -313,9 +292,9 @@ private:
 
     std::shared_ptr<KernelShared> k_;
     Fd a_, b_, epoll_, wake_;
-    uint64_t cookie_;
-    uint64_t received_ = 0;   // bytes read from B
-    uint64_t published_ = 0;  // received_ as last written to sf_consumed
+    std::unique_ptr<ConnRegistration> reg_;  // after the sockets: its entries go first
+    uint64_t received_ = 0;                  // bytes read from B
+    uint64_t published_ = 0;                 // received_ as last written to sf_consumed
     uint64_t publish_step_;
     bool trouble_ = false;
     bool direct_ = false;    // handed off: S is read directly
@@ -350,50 +329,22 @@ public:
             report_attachment(changed);
             return make_userspace_receiver(desc_)->adopt(s.release());
         }
-        ensure_receive_buffer(fd, receive_buffer_needed(largest_message_limit(*desc_), k_->options.batch_max_bytes));
+        ensure_receive_buffer(fd, receive_buffer_needed(largest_message_limit(*desc_), k_->options().batch_max_bytes));
 
         std::lock_guard<std::mutex> lock(k_->mutex);
         Fd a, b;
         make_delivery_pair(*k_, a, b);
-        uint64_t cookie = socket_cookie(fd);
-        const BpfParserProgram& p = *k_->program;
-        sf_conn zero{};
-        uint64_t nothing = 0;
-        uint32_t no = 0;
-        if (bpf_map_update_elem(p.conns_map(), &cookie, &zero, BPF_ANY) != 0 ||
-            bpf_map_update_elem(p.consumed_map(), &cookie, &nothing, BPF_ANY) != 0 ||
-            bpf_map_update_elem(p.handoff_map(), &cookie, &no, BPF_ANY) != 0) {
-            int e = errno;
-            bpf_map_delete_elem(p.conns_map(), &cookie);
-            bpf_map_delete_elem(p.consumed_map(), &cookie);
-            errno = e;
-            throw_map_error("framing state");
-        }
-        uint64_t target = static_cast<uint64_t>(a.fd);
-        if (bpf_map_update_elem(p.targets_map(), &cookie, &target, BPF_ANY) != 0) {
-            int e = errno;
-            forget_state(cookie);
-            errno = e;
-            throw_map_error("delivery socket");
-        }
+        auto reg = std::make_unique<ConnRegistration>(k_->program, socket_cookie(fd), a.fd);
         // Last: from here on the parser runs, and its target already exists.
-        uint64_t source = static_cast<uint64_t>(fd);
-        if (bpf_map_update_elem(p.sockets_map(), &cookie, &source, BPF_NOEXIST) != 0) {
-            int e = errno;
-            bpf_map_delete_elem(p.targets_map(), &cookie);
-            forget_state(cookie);
-            // The peer's FIN arrived between the state check and the insert: the
-            // socket left ESTABLISHED, but all its bytes are queued. Frame them here.
-            if (e == EOPNOTSUPP) return make_userspace_receiver(desc_)->adopt(s.release());
-            errno = e;
-            throw_map_error("application socket");
-        }
+        // EOPNOTSUPP: the peer's FIN arrived between the state check and the insert:
+        // the socket left ESTABLISHED, but all its bytes are queued. Frame them here.
+        if (reg->join(fd) == EOPNOTSUPP) return make_userspace_receiver(desc_)->adopt(s.release());
         // Bytes that arrived before the insert sit in the receive queue until
         // something signals data-ready; setting SO_RCVLOWAT (to its default, 1)
         // does, so a client that spoke first is framed now, not at close.
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
-        return std::make_unique<KernelConnection>(k_, s.release(), std::move(a), std::move(b), cookie);
+        return std::make_unique<KernelConnection>(k_, s.release(), std::move(a), std::move(b), std::move(reg));
     }
 
 private:
@@ -407,45 +358,33 @@ private:
                      "their parser");
     }
 
-    void forget_state(uint64_t cookie) const {
-        for (int map : {k_->program->conns_map(), k_->program->consumed_map(), k_->program->handoff_map()})
-            bpf_map_delete_elem(map, &cookie);
-    }
-
-    [[noreturn]] void throw_map_error(const char* what) const {
-        if (errno == E2BIG || errno == ENOSPC || errno == ENOMEM)
-            throw std::runtime_error(std::string("cannot add the ") + what + " to the sockmap: it is full (" +
-                                     std::to_string(k_->program->max_connections()) +
-                                     " connections); raise --max-connections");
-        sys_fail(std::string("adding the ") + what + " to the sockmap");
-    }
-
     std::shared_ptr<KernelShared> k_;
 };
 
 }  // namespace
 
-std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d, std::span<const uint8_t> object,
-                                               const LoadOptions& options, KernelReceiverInfo* info,
+std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d,
+                                               std::shared_ptr<const ParserProgram> program,
                                                std::function<void(const std::string&)> warn) {
-    if (receive_buffer_needed(largest_message_limit(*d), options.batch_max_bytes) > kLargestReceiveBuffer)
-        throw BpfLoadError("max_message " + std::to_string(d->max_message) +
+    auto k = std::make_shared<KernelShared>();
+    k->desc = std::move(d);
+    k->program = std::move(program);
+    k->warn = std::move(warn);
+    if (k->options().stall_timeout_ms)
+        k->watchdog =
+            std::make_unique<StallWatchdog>(*k->program, std::chrono::milliseconds(k->options().stall_timeout_ms));
+    k->listener = loopback_listener(k->listener_addr, 64);
+    if (k->listener.fd < 0) sys_fail("delivery listener on 127.0.0.1");
+    return std::make_unique<KernelReceiver>(std::move(k));
+}
+
+void check_kernel_path_fits(const Description& d, const LoadOptions& options) {
+    if (receive_buffer_needed(largest_message_limit(d), options.batch_max_bytes) > kLargestReceiveBuffer)
+        throw BpfLoadError("max_message " + std::to_string(d.max_message) +
                                " is too large for the kernel path: strparser needs a receive buffer of about 1.5x "
                                "max_message and the kernel allows at most 2 GiB; lower max_message or use the "
                                "userspace framer",
                            EMSGSIZE);
-    auto k = std::make_shared<KernelShared>();
-    k->desc = d;
-    k->options = options;
-    k->warn = std::move(warn);
-    if (!k->options.in_flight_max) k->options.in_flight_max = default_in_flight_max(*d);
-    k->program = std::make_unique<BpfParserProgram>(object, d->symbol(), k->options);
-    if (options.stall_timeout_ms)
-        k->watchdog = std::make_unique<StallWatchdog>(*k->program, std::chrono::milliseconds(options.stall_timeout_ms));
-    if (info) *info = {k->program->load_ms(), k->program->verified_insns()};
-    k->listener = loopback_listener(k->listener_addr, 64);
-    if (k->listener.fd < 0) sys_fail("delivery listener on 127.0.0.1");
-    return std::make_unique<KernelReceiver>(std::move(k));
 }
 
 }  // namespace sockframe

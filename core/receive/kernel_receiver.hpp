@@ -5,24 +5,23 @@
 
 #include <functional>
 #include <memory>
-#include <span>
 #include <string>
 
-#include "load/bpf_program.hpp"
 #include <sockframe/connection.hpp>
+
+#include "load/parser_program.hpp"
 
 namespace sockframe {
 
-struct KernelReceiverInfo {
-    double load_ms = 0;
-    uint32_t verified_insns = 0;
-};
-
-// Loads `object` (a parser generated from `d`) and attaches it. Throws BpfLoadError.
-// `warn` gets one line when the receiver starts framing new sockets in userspace
-// because another program detached or replaced its parser.
-std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d, std::span<const uint8_t> object,
-                                               const LoadOptions& options, KernelReceiverInfo* info = nullptr,
+// A receiver on a loaded parser (load_parser()). `warn` gets one line when the
+// receiver starts framing new sockets in userspace because another program
+// detached or replaced its parser.
+std::unique_ptr<Receiver> make_kernel_receiver(std::shared_ptr<const Description> d,
+                                               std::shared_ptr<const ParserProgram> program,
                                                std::function<void(const std::string&)> warn = {});
+
+// Throws BpfLoadError if the description's messages can't fit the kernel path
+// (strparser holds a whole message in the socket's receive buffer).
+void check_kernel_path_fits(const Description& d, const LoadOptions& options);
 
 }  // namespace sockframe

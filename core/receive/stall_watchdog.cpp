@@ -8,13 +8,13 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "sockframe_abi.h"
-#include "load/bpf_program.hpp"
+#include "load/parser_program.hpp"
 #include "receive/tcp_counters.hpp"
+#include "sockframe_abi.h"
 
 namespace sockframe {
 
-StallWatchdog::StallWatchdog(const BpfParserProgram& program, std::chrono::milliseconds timeout)
+StallWatchdog::StallWatchdog(const ParserProgram& program, std::chrono::milliseconds timeout)
     : program_(program), timeout_(timeout) {
     // The thread is born with every signal blocked: signals stay the application's
     // (a server that reads SIGTERM from a signalfd must not be killed through this thread).
@@ -79,22 +79,13 @@ void StallWatchdog::read_states(const std::vector<std::shared_ptr<WatchedSocket>
     size_t room = sweep.size() + 64;
     keys_.resize(room);
     values_.resize(room);
-    uint32_t token = 0;
-    for (bool first = true;; first = false) {
-        uint32_t count = static_cast<uint32_t>(room);
-        int rc = bpf_map_lookup_batch(program_.conns_map(), first ? nullptr : &token, &token, keys_.data(),
-                                      values_.data(), &count, nullptr);
-        int err = errno;
-        for (uint32_t i = 0; i < count; i++) states.emplace(keys_[i], values_[i]);
-        if (rc == 0) continue;
-        if (err == ENOENT) return;  // the whole map was read
-        break;
+    if (auto n = program_.conns().lookup_all(keys_, values_)) {
+        for (size_t i = 0; i < *n; i++) states.emplace(keys_[i], values_[i]);
+        return;
     }
     // No batch operation (or it failed part way): one lookup per connection.
-    for (auto& s : sweep) {
-        sf_conn st{};
-        if (bpf_map_lookup_elem(program_.conns_map(), &s->cookie, &st) == 0) states[s->cookie] = st;
-    }
+    for (auto& s : sweep)
+        if (auto st = program_.conns().lookup(s->cookie)) states[s->cookie] = *st;
 }
 
 void StallWatchdog::check(WatchedSocket& s, const sf_conn& st, std::chrono::steady_clock::time_point now) {
@@ -115,8 +106,7 @@ void StallWatchdog::check(WatchedSocket& s, const sf_conn& st, std::chrono::stea
     if (!s.requested) {
         // Ask the parser to hand off at its next call, and make it run: setting
         // SO_RCVLOWAT signals data-ready when bytes are queued.
-        uint32_t one = 1;
-        bpf_map_update_elem(program_.handoff_map(), &s.cookie, &one, BPF_ANY);
+        program_.handoff().update(s.cookie, 1);
         int lowat = 1;
         setsockopt(s.socket, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
         s.requested = true;
@@ -127,7 +117,7 @@ void StallWatchdog::check(WatchedSocket& s, const sf_conn& st, std::chrono::stea
     // The parser did not run at all: strparser is gone or deaf. Take the socket out
     // of the sockmap; the connection then reads it directly (and reports any bytes
     // strparser had taken and can no longer give back).
-    bpf_map_delete_elem(program_.sockets_map(), &s.cookie);
+    program_.sockets().erase(s.cookie);
     s.forced = true;
     uint64_t n = 1;
     if (write(s.wake_fd, &n, sizeof n) < 0) {

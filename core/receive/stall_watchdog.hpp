@@ -21,7 +21,7 @@
 
 namespace sockframe {
 
-class BpfParserProgram;
+class ParserProgram;
 
 struct WatchedSocket {
     int socket = -1;
@@ -43,7 +43,7 @@ struct WatchedSocket {
 
 class StallWatchdog {
 public:
-    StallWatchdog(const BpfParserProgram& program, std::chrono::milliseconds timeout);
+    StallWatchdog(const ParserProgram& program, std::chrono::milliseconds timeout);
     ~StallWatchdog();
     StallWatchdog(const StallWatchdog&) = delete;
     StallWatchdog& operator=(const StallWatchdog&) = delete;
@@ -58,7 +58,7 @@ private:
                      std::unordered_map<uint64_t, sf_conn>& states);
     void check(WatchedSocket& s, const sf_conn& st, std::chrono::steady_clock::time_point now);
 
-    const BpfParserProgram& program_;
+    const ParserProgram& program_;
     std::chrono::milliseconds timeout_;
     std::mutex mutex_;
     std::condition_variable wake_;

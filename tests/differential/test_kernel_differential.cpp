@@ -34,7 +34,7 @@
 #include <thread>
 
 #include <sockframe/bpf_codegen.hpp>
-#include "load/bpf_program.hpp"
+#include "load/parser_program.hpp"
 #include <sockframe/description.hpp>
 #include "diff_lib.hpp"
 #include "description/message_builder.hpp"

@@ -750,7 +750,7 @@ SEC("sk_skb/stream_verdict") int sf_verdict(struct __sk_buff *skb) { return SK_P
     options.verifier_log_path = (dir / "bad.verifier.log").string();
     std::string what, log_path;
     try {
-        BpfParserProgram p(object.bytes, "bad", options);
+        ParserProgram p(object.bytes, "bad", options);
     } catch (const BpfLoadError& e) {
         what = e.what();
         log_path = e.log_path();

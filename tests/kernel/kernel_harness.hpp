@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "load/bpf_program.hpp"
+#include "load/parser_program.hpp"
 #include <sockframe/connection.hpp>
 #include <sockframe/receiver.hpp>
 

@@ -19,7 +19,7 @@
 #include "bench.hpp"
 #include <sockframe/bpf_codegen.hpp>
 #include <sockframe/bpf_compiler.hpp>
-#include "load/bpf_program.hpp"
+#include "load/parser_program.hpp"
 #include <sockframe/receiver.hpp>
 
 namespace sockframe::bench {
@@ -104,7 +104,7 @@ SetupResult measure_setup(Framing f, const Description& d, bool per_message) {
         LoadOptions lo;
         if (per_message) lo.batch_max_msgs = 1;
         double load0 = thread_ms();
-        BpfParserProgram program(obj.bytes, d.symbol(), lo);
+        ParserProgram program(obj.bytes, d.symbol(), resolve_load_options(d, lo));
         s.load_cpu_ms = thread_ms() - load0;
         s.load_ms = program.load_ms();
         s.verified_insns = program.verified_insns();
