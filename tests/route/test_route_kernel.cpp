@@ -89,6 +89,39 @@ TEST_CASE("the kernel's routing decisions equal the evaluator's, on messages bui
     }
 }
 
+TEST_CASE("a delimiter-framed description with a route, every step kind and rules loads and decides as the evaluator") {
+    // Every step kind at once, on a line protocol, with rules on a field, the size and the key.
+    Description d = parse_description(
+        "name = \"lines-routed\"\nmax_message = 4096\n[delimiter]\ntext = \"\\n\"\n[route]\nkey = [\n"
+        "  { expect = [0x41, 0x42] },\n  { skip = \"varint\" },\n  { skip = { at = 1, type = \"u8\" } },\n"
+        "  { skip_prefixed = \"u8\", when = { at = -1, min = 3 } },\n  { enter_prefixed = \"u16le\" },\n"
+        "  { find_tlv = 2, type = \"u8\", length = \"varint\" },\n  { find_name = \"k\" },\n"
+        "  { take = \"cstring\", ignore_case = true, max_length = 64 },\n]\n"
+        "first_key = [{ skip = \"u24le\" }, { take = \"dns-name\" }]\n"
+        "[[route.rule]]\nfield = { at = 0, type = \"u8\", equals = 0x42 }\nhas_key = true\ngroup = \"b\"\n"
+        "[[route.rule]]\nsize = { max = 20 }\naction = \"drop\"\n",
+        "lines-routed.toml");
+    RouteProbe probe(d);
+    std::printf("%-20s probe parser %6u verified insns\n", d.name.c_str(), probe.parser_verified_insns());
+    std::mt19937_64 rng(12);
+    uint64_t keys = 0;
+    for (int k = 0; k < 600; k++) {
+        std::vector<uint8_t> m = diff::random_route_message(d, rng, RouteProbe::kMaxMessage);
+        if (m.empty()) continue;
+        ProbeResult r = probe.run(m, true);
+        RouteDecision want = decide_route(d, m);
+        KeyLookup fk = find_key(*d.route->first_key, m);
+        CHECK(r.route.has_key == (want.has_key ? 1u : 0u));
+        CHECK(r.route.key_hash == want.key_hash);
+        CHECK(r.route.rule == want.rule);
+        CHECK(r.route.action == static_cast<uint32_t>(want.action));
+        CHECK(r.key.has_key == (fk.found ? 1u : 0u));
+        if (fk.found) CHECK(r.key.hash == fk.hash);
+        keys += want.has_key + fk.found;
+    }
+    CHECK(keys > 100);
+}
+
 int main(int argc, char** argv) {
     std::string missing = missing_kernel_capabilities();
     if (!missing.empty()) {

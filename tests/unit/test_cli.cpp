@@ -351,3 +351,18 @@ TEST_CASE("unknown command and usage") {
     CHECK(h.rc == 0);
     CHECK(h.out.rfind("usage: sockframe COMMAND [options]\n", 0) == 0);
 }
+
+TEST_CASE("check: a key that cannot be is refused with the reason") {
+    TempDir tmp;
+    std::string kafka = tmp.file("kafka-topic.toml",
+                                 "name = \"kafka\"\nmax_message = 1000\n[length]\nwidth = 4\n[route]\n"
+                                 "key = [{ skip = 14 }, { take = \"topic\" }]\n");
+    Run r = run(tmp, "check " + quote(kafka));
+    CHECK(r.rc == 1);
+    CHECK(r.out == "");
+    CHECK(r.err == "sockframe: " + kafka +
+                       ":6:32: route.key[1].take: \"topic\" is not a take kind: an MQTT PUBLISH topic is take_prefixed "
+                       "= \"u16\" after the fixed header; a Kafka topic cannot be a key: it follows the client id in a "
+                       "request body whose layout depends on api_key and api_version (compact strings and tagged fields "
+                       "in flexible versions), so no one step sequence finds it in every request\n");
+}
