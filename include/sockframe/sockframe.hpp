@@ -8,4 +8,5 @@
 #include <sockframe/description.hpp>
 #include <sockframe/framing_error.hpp>
 #include <sockframe/receiver.hpp>
+#include <sockframe/route.hpp>
 #include <sockframe/userspace_framer.hpp>
