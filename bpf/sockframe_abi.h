@@ -62,6 +62,34 @@ struct sf_conn {
 #define SF_HANDOFF_BACKLOG 1    /* forwarded - consumed exceeded sf_in_flight_max */
 #define SF_HANDOFF_REQUESTED 2  /* the core asked (sf_handoff entry), e.g. a stalled socket */
 
+/*
+ * Routing ([route] in the description; generated sf_route_message and
+ * sf_first_message_key, see bpf/sockframe_route.bpf.h). Actions and the
+ * decision about one whole message:
+ */
+#define SF_ROUTE_PASS 0
+#define SF_ROUTE_DROP 1
+#define SF_ROUTE_GROUP 2
+#define SF_NO_RULE 0xffffffffu
+
+struct sf_route {
+	__u64 key_hash; /* FNV-1a 64 of the key (bpf/sockframe_hash.h), when has_key */
+	__u32 action;   /* SF_ROUTE_*: the first matching rule's action; PASS if none */
+	__u32 group;    /* action == SF_ROUTE_GROUP: index of the backend group (in order of first appearance) */
+	__u32 rule;     /* index of the rule that matched, or SF_NO_RULE */
+	__u32 has_key;  /* 1: the message carries a well-formed key */
+};
+
+/* The key of a stream's first message (TLS SNI, PostgreSQL database, MQTT client id). */
+#define SF_KEY_MAX 256
+struct sf_key {
+	__u64 hash;    /* FNV-1a 64 of bytes[0, len) */
+	__u64 offset;  /* where the key starts in the message */
+	__u32 len;     /* 1..SF_KEY_MAX */
+	__u32 has_key; /* 1: found and well-formed; otherwise the other fields are 0 */
+	__u8 bytes[SF_KEY_MAX]; /* the key (ASCII-folded when the key ignores case), zero-padded */
+};
+
 #define SF_MAP_SOCKETS "sf_sockets" /* SOCKHASH cookie -> app socket; parser + verdict */
 #define SF_MAP_TARGETS "sf_targets" /* SOCKHASH cookie -> delivery socket; no programs */
 #define SF_MAP_CONNS "sf_conns"     /* HASH cookie -> struct sf_conn */

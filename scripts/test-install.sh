@@ -38,6 +38,11 @@ soname=$(objdump -p "$libdir/libsockframe.so" | awk '/SONAME/ {print $2}')
 
 step "1. a program built with pkg-config, receiving on the $mode path"
 export PKG_CONFIG_PATH=$pcdir
+for h in "$prefix"/include/sockframe/*.hpp; do  # each declares its API exported from the shared library
+  case $h in */sockframe.hpp) continue ;; esac
+  grep -q '^#pragma GCC visibility push(default)' "$h" ||
+    fail "$(basename "$h") lacks '#pragma GCC visibility push(default)': its functions are hidden in libsockframe.so"
+done
 for h in "$prefix"/include/sockframe/*.hpp; do  # each installed header compiles on its own
   echo "#include <sockframe/$(basename "$h")>" | g++ -std=c++20 -Wall -Wextra -Werror -fsyntax-only -x c++ - \
     $(pkg-config --cflags sockframe) || fail "installed header $(basename "$h") does not compile on its own"

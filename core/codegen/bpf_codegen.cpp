@@ -1,35 +1,14 @@
 #include <sockframe/bpf_codegen.hpp>
 
+#include "codegen/c_text.hpp"
+#include "codegen/route_codegen.hpp"
+
 #include <cstdio>
 #include <sstream>
 #include <variant>
 
 namespace sockframe {
 namespace {
-
-// Comment-safe text: printable ASCII kept, "*/" and "/*" broken, everything else escaped.
-std::string comment_safe(std::string_view text) {
-    std::string out;
-    for (size_t i = 0; i < text.size(); i++) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        if (c == '*' && i + 1 < text.size() && text[i + 1] == '/') {
-            out += "*\\/";
-            i++;
-        } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '*') {
-            out += "/\\*";  // clang -Wcomment rejects a nested opener
-            i++;
-        } else if (c == '\t') {
-            out += "    ";
-        } else if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        }
-    }
-    return out;
-}
 
 // The description's own text, each line quoted, capped so a huge file stays readable.
 std::string quoted_source(const Description& d) {
@@ -51,12 +30,6 @@ std::string quoted_source(const Description& d) {
 std::string basename_of(const std::string& path) {
     auto slash = path.find_last_of('/');
     return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string hex_u64(uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
 }
 
 std::string byte_compare(const std::string& var, const std::string& bytes) {
@@ -370,6 +343,7 @@ std::string generate_bpf_c(const Description& d) {
     else
         emit_delimiter_rule(o, d);
     if (d.first) emit_first(o, *d.first);
+    if (d.route) emit_route(o, d);  // route_codegen.cpp: sf_route_message, sf_first_message_key
     o << "\n/* Batch walk, sf_parser and sf_verdict: the same for every protocol. */\n"
       << "#include \"sockframe_runtime.bpf.h\"\n";
     return o.str();

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <variant>
 
+#include "description/route_reader.hpp"
+
 namespace sockframe {
 
 std::string escape_bytes(std::string_view bytes) {
@@ -133,6 +135,7 @@ std::string explain(const Description& d) {
     o << "On a framing error the connection stops there; every message before it is delivered.\n"
       << "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
          "to a delivery socket and split again in userspace.\n";
+    o << explain_route(d);  // route_explain.cpp; "" without [route]
     return o.str();
 }
 

@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include <sockframe/route_model.hpp>
+
 #pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
 
 namespace sockframe {
@@ -156,6 +158,7 @@ struct Description {
     std::vector<Magic> magic;            // length framing: checked on every message
     std::string trailer;                 // length framing: every message ends with these bytes
     std::optional<FirstMessage> first;   // a preface or first message framed differently
+    std::optional<Route> route;          // [route]: routing key and rules (route_model.hpp)
 
     std::string source_name;  // file the description came from
     std::string source_text;  // its exact text, quoted in generated code
@@ -163,6 +166,7 @@ struct Description {
     bool is_length() const { return std::holds_alternative<LengthField>(framing); }
     const LengthField& length() const { return std::get<LengthField>(framing); }
     const Delimiter& delimiter() const { return std::get<Delimiter>(framing); }
+    bool has_first_message_key() const { return route && route->has_first_key(); }
     // C identifier derived from name ("dns-tcp" -> "dns_tcp").
     std::string symbol() const;
 };

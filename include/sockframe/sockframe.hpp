@@ -8,5 +8,6 @@
 #include <sockframe/description.hpp>
 #include <sockframe/framing_error.hpp>
 #include <sockframe/receiver.hpp>
+#include <sockframe/route.hpp>
 #include <sockframe/userspace_framer.hpp>
 #include <sockframe/load_options.hpp>

@@ -27,7 +27,8 @@ std::string read(const fs::path& p) {
 
 const char* kExamples[] = {"dns", "kafka", "mongodb", "postgresql-typed", "http2-frames",
                            "mysql", "modbus-tcp", "json-lines", "smtp-commands",
-                           "websocket", "proxy-v2-tls", "proxy-v2-smtp", "zmtp-frames", "zmtp"};
+                           "websocket", "proxy-v2-tls", "proxy-v2-smtp", "zmtp-frames", "zmtp",
+                           "memcached-binary", "tls-records", "postgresql", "mqtt"};
 
 }  // namespace
 

@@ -137,9 +137,10 @@ HostParsers::HostParsers(const std::vector<std::string>& c_sources, const std::v
         for (size_t k = 0; k < patches.size(); k++)
             if (patches[k].file == "parser") parser_patch_hits[k] += replace_all(src, patches[k].from, patches[k].to);
         write_text(fs::path(dir_) / ("p" + std::to_string(i) + ".c"), src);
-        write_text(fs::path(dir_) / ("w" + std::to_string(i) + ".c"),
-                   "#define sf_host_parse sf_host_parse_" + std::to_string(i) + "\n#include \"p" + std::to_string(i) +
-                       ".c\"\n");
+        std::string n = std::to_string(i);
+        write_text(fs::path(dir_) / ("w" + n + ".c"),
+                   "#define sf_host_parse sf_host_parse_" + n + "\n#define sf_host_route sf_host_route_" + n +
+                       "\n#define sf_host_first_key sf_host_first_key_" + n + "\n#include \"p" + n + ".c\"\n");
     }
     for (size_t k = 0; k < patches.size(); k++)
         if (patches[k].file == "parser" && parser_patch_hits[k] == 0)
@@ -211,6 +212,8 @@ HostParsers::HostParsers(const std::vector<std::string>& c_sources, const std::v
     }
     if (failed) throw std::runtime_error("host compile of generated parsers failed (sources in " + dir_ + "):\n" + output_);
     fns_.resize(c_sources.size());
+    route_fns_.resize(c_sources.size());
+    first_key_fns_.resize(c_sources.size());
     for (unsigned g = 0; g < jobs; g++) {
         void* h = dlopen(libs[g].c_str(), RTLD_NOW | RTLD_LOCAL);
         if (!h) throw std::runtime_error(std::string("dlopen: ") + dlerror());
@@ -219,6 +222,9 @@ HostParsers::HostParsers(const std::vector<std::string>& c_sources, const std::v
             void* sym = dlsym(h, ("sf_host_parse_" + std::to_string(i)).c_str());
             if (!sym) throw std::runtime_error("sf_host_parse missing from the host build of parser " + std::to_string(i));
             fns_[i] = reinterpret_cast<ParseFn>(sym);
+            // Present when the description has a [route] (and a first_key).
+            route_fns_[i] = reinterpret_cast<RouteFn>(dlsym(h, ("sf_host_route_" + std::to_string(i)).c_str()));
+            first_key_fns_[i] = reinterpret_cast<FirstKeyFn>(dlsym(h, ("sf_host_first_key_" + std::to_string(i)).c_str()));
         }
     }
     compile_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

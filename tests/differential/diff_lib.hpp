@@ -23,6 +23,11 @@ namespace sockframe::diff {
 using ParseFn = long (*)(const unsigned char* data, __u64 len, __u64 base, struct sf_conn* st,
                          __u32 batch_max_msgs, __u32 batch_max_bytes);
 
+// sf_host_route() / sf_host_first_key() of a host-compiled parser whose description has a
+// [route]: the generated sf_route_message / sf_first_message_key on data[pos, pos + total).
+using RouteFn = void (*)(const unsigned char* data, __u64 len, __u64 pos, __u64 total, struct sf_route* out);
+using FirstKeyFn = void (*)(const unsigned char* data, __u64 len, __u64 pos, __u64 total, struct sf_key* out);
+
 // A text edit applied before compiling: `file` is "parser" (the generated C)
 // or the name of one of the headers write_bpf_headers() writes. Used by the
 // mutation tests to break one implementation on purpose.
@@ -45,6 +50,8 @@ public:
     HostParsers& operator=(const HostParsers&) = delete;
 
     ParseFn parser(size_t i) const { return fns_.at(i); }
+    RouteFn route(size_t i) const { return route_fns_.at(i); }         // nullptr without [route]
+    FirstKeyFn first_key(size_t i) const { return first_key_fns_.at(i); }  // nullptr without route.first_key
     size_t size() const { return fns_.size(); }
     const std::string& compiler_output() const { return output_; }  // warnings, if any
     double compile_ms() const { return compile_ms_; }
@@ -53,6 +60,8 @@ private:
     std::string dir_;
     std::vector<void*> handles_;
     std::vector<ParseFn> fns_;
+    std::vector<RouteFn> route_fns_;
+    std::vector<FirstKeyFn> first_key_fns_;
     std::string output_;
     double compile_ms_ = 0;
 };

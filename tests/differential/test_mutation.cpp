@@ -12,8 +12,9 @@
 
 #include <sockframe/bpf_codegen.hpp>
 #include <sockframe/description.hpp>
-#include "diff_lib.hpp"
 #include "codegen/embedded_headers.hpp"
+#include "diff_lib.hpp"
+#include "route_diff.hpp"
 
 using namespace sockframe;
 using namespace sockframe::diff;
@@ -140,7 +141,8 @@ TEST_CASE("mutation: a resumed delimiter scan starts one byte late") {
                        "st->scan_pos = (__u32)st->scratch.pos + 1;"}});
 }
 TEST_CASE("mutation: the chunked delimiter scan skips one candidate per chunk") {
-    require_detected("pos += checked + 1", kDelim, {{"sockframe_runtime.bpf.h", "s->pos += checked;", "s->pos += checked + 1;"}});
+    require_detected("pos += checked + 1", kDelim,
+                     {{"sockframe_runtime.bpf.h", "s->pos += checked;", "s->pos += checked + 1;"}});
 }
 TEST_CASE("mutation: the length batch ignores batch_max_bytes") {
     require_detected("byte cap ignored", kLen,
@@ -149,14 +151,15 @@ TEST_CASE("mutation: the length batch ignores batch_max_bytes") {
 TEST_CASE("mutation: an incomplete message with a known length returns 0") {
     // The runtime's spelling of "the first message's full length" has changed over
     // time; mutate whichever is there.
-    std::string from = runtime_has("return (long)st->scratch.first;") ? "return (long)st->scratch.first;"
-                                                                       : "return (long)w.first;";
+    std::string from =
+        runtime_has("return (long)st->scratch.first;") ? "return (long)st->scratch.first;" : "return (long)w.first;";
     require_detected("need more instead of the full length", kLen, {{"sockframe_runtime.bpf.h", from, "return 0;"}});
 }
 TEST_CASE("mutation: the parser reads at the skb start, not at strparser's offset") {
     // kernel-facts.md #1: the very bug the runtime's strp.offset read exists for.
-    require_detected("strp.offset ignored", kLen | kDelim,
-                     {{"sockframe_host_shim.h", "memcpy(to, cur->data + cur->base + pos, n);", "memcpy(to, cur->data + pos, n);"}});
+    require_detected(
+        "strp.offset ignored", kLen | kDelim,
+        {{"sockframe_host_shim.h", "memcpy(to, cur->data + cur->base + pos, n);", "memcpy(to, cur->data + pos, n);"}});
 }
 
 // ---- the userspace framer (through its description) --------------------------------
@@ -165,4 +168,65 @@ TEST_CASE("mutation: the reference framer's max_message is one lower") {
 }
 TEST_CASE("mutation: the reference framer's minimum is one higher") {
     require_detected("framer min_message + 1", kLen, {}, raise_min);
+}
+
+// ---- routing ([route]): generated sf_route_message / sf_first_message_key ----------
+namespace {
+
+// Random messages for the shipped description `name` through its generated routing
+// with `patches` applied; the first disagreement with the evaluator, if any.
+Found hunt_route(const std::string& name, const std::vector<SourcePatch>& patches, uint64_t budget) {
+    const char* dir = std::getenv("SOCKFRAME_SOURCE_DIR");
+    Description d = load_description_file(std::string(dir ? dir : ".") + "/parsers/" + name + ".toml");
+    HostParsers hp({generate_bpf_c(d)}, patches);
+    std::mt19937_64 rng(5);
+    Found f;
+    for (uint64_t k = 0; k < budget; k++) {
+        std::vector<uint8_t> m = random_route_message(d, rng);
+        RouteVerdict v = check_route(d, hp.route(0), hp.first_key(0), m, rng);
+        if (!v.ok) {
+            f.found = true;
+            f.after = k + 1;
+            f.repro = v.problem + "\nmessage: " + to_hex(m);
+            return f;
+        }
+    }
+    return f;
+}
+
+void require_route_detected(const char* what, const std::string& name, const std::vector<SourcePatch>& patches) {
+    const uint64_t budget = 20000;
+    Found control = hunt_route(name, {}, budget / 4);
+    INFO("control (unmutated) run: " << control.repro);
+    REQUIRE_FALSE(control.found);
+    Found m = hunt_route(name, patches, budget);
+    CHECK_MESSAGE(m.found,
+                  what << ": the route differential check did not notice the mutation in " << budget << " cases");
+    if (m.found)
+        std::printf("mutation \"%s\" detected after %llu cases: %s\n", what, (unsigned long long)m.after,
+                    m.repro.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("mutation: the DNS key starts one byte late") {
+    require_route_detected("dns key offset 15", "dns", {{"parser", "\tpos += 14;", "\tpos += 15;"}});
+}
+TEST_CASE("mutation: the memcached key skips the extras length of the wrong byte") {
+    require_route_detected(
+        "extras length read at byte 5", "memcached-binary",
+        {{"parser", "sf_route_uint(cur, msg, 4, total, 1,", "sf_route_uint(cur, msg, 5, total, 1,"}});
+}
+TEST_CASE("mutation: the TLS server name is looked for one byte early") {
+    require_route_detected("ClientHello random 33 bytes", "tls-records", {{"parser", "\tpos += 34;", "\tpos += 33;"}});
+}
+TEST_CASE("mutation: case folding leaves Z alone") {
+    require_route_detected("fold A-Y only", "dns",
+                           {{"sockframe_hash.h", "(__u8)(b - 'A') < 26", "(__u8)(b - 'A') < 25"}});
+}
+TEST_CASE("mutation: a DNS name may end past the message") {
+    require_route_detected(
+        "dns name end unchecked", "dns",
+        {{"sockframe_route.bpf.h", "\tif (pos >= w->end || sf_load(w->cur, w->msg + pos, &l, 1) < 0)",
+          "\tif (sf_load(w->cur, w->msg + pos, &l, 1) < 0)"}});
 }

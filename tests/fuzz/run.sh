@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang++ (-fsanitize=fuzzer,address) directly
 # against the core sources and runs them. See docs/differential.md.
 #
-# usage: tests/fuzz/run.sh [description|differential|all] [SECONDS]   (default: all 60)
+# usage: tests/fuzz/run.sh [description|differential|route|all] [SECONDS]   (default: all 60)
 #   FUZZ_BUILD_DIR  where objects, binaries, new corpus entries and crashes go
 #                   (default: build-fuzz/ in the repository)
 #   FUZZ_JOBS       parallel fuzzing processes per target (default 1)
@@ -41,7 +41,7 @@ for m in "$root"/core/*/meson.build; do
     [ -f "$(dirname "$m")/$s" ] && sources+=("$(dirname "$m")/$s")  # skips generated outputs
   done
 done
-sources+=("$out/embedded_headers.cpp" "$root/tests/differential/diff_lib.cpp")
+sources+=("$out/embedded_headers.cpp" "$root/tests/differential/diff_lib.cpp" "$root/tests/differential/route_diff.cpp")
 objs=()
 pids=()
 for s in "${sources[@]}"; do
@@ -54,7 +54,7 @@ for s in "${sources[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p"; done
 
-targets=(description differential)
+targets=(description differential route)
 [ "$which" != all ] && targets=("$which")
 for t in "${targets[@]}"; do
   "$cxx" "${flags[@]}" -fsanitize=fuzzer,address -g -O1 "$root/tests/fuzz/fuzz_$t.cpp" "${objs[@]}" \
@@ -70,7 +70,7 @@ for t in "${targets[@]}"; do
   # The generated parsers are compiled at start-up with coverage, so libFuzzer
   # is guided by the kernel-side code as well as the framer.
   SOCKFRAME_HOST_CC="$cc" SOCKFRAME_HOST_CFLAGS="-fsanitize=fuzzer-no-link,address -g" \
-  SOCKFRAME_CACHE_DIR="$out/cache" ASAN_OPTIONS=detect_leaks=0 \
+  SOCKFRAME_CACHE_DIR="$out/cache" SOCKFRAME_SOURCE_DIR="$root" ASAN_OPTIONS=detect_leaks=0 \
     "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
       "${jobs[@]}" -artifact_prefix="$out/" \
       "$out/corpus-$t" "$root/tests/fuzz/corpus/$t" 2>&1 | tee "$out/fuzz_$t.log" | grep -E '^#[0-9]+.*(DONE|pulse|NEW)|stat::|ERROR|MISMATCH|SUMMARY|Done' | tail -n 12 || true

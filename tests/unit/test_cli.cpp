@@ -112,7 +112,15 @@ TEST_CASE("check: every shipped parser is valid and explained") {
                    "A size below 14 or above 65537 bytes is a framing error.\n"
                    "On a framing error the connection stops there; every message before it is delivered.\n"
           "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
-                   "to a delivery socket and split again in userspace.\n");
+                   "to a delivery socket and split again in userspace.\n"
+                   "Routing key of every message (route.key, line 20):\n"
+                   "  1. (line 21) require that the u16 6 bytes from here is at least 1.\n"
+                   "  2. (line 22) skip 14 bytes.\n"
+                   "  3. (line 23) take a DNS name in wire form (labels with their length octets, through the root "
+                   "label; compression pointers are not followed); at most 255 bytes, ASCII case ignored (A-Z hashed "
+                   "as a-z).\n"
+                   "A message where a step cannot be carried out, or whose key is empty or too long, has no key.\n"
+                   "Keys are hashed with FNV-1a 64 over their bytes (bpf/sockframe_hash.h) for consistent hashing.\n");
 }
 
 TEST_CASE("check: a bad description exits 1 with file:line:column") {
@@ -412,4 +420,19 @@ TEST_CASE("--man and --bash-completion come from the command table") {
     // The completion script is valid bash.
     const std::string script = tmp.file("completion.bash", comp.out);
     CHECK(std::system(("bash -n " + quote(script)).c_str()) == 0);
+}
+
+TEST_CASE("check: a key that cannot be is refused with the reason") {
+    TempDir tmp;
+    std::string kafka = tmp.file("kafka-topic.toml",
+                                 "name = \"kafka\"\nmax_message = 1000\n[length]\nwidth = 4\n[route]\n"
+                                 "key = [{ skip = 14 }, { take = \"topic\" }]\n");
+    Run r = run(tmp, "check " + quote(kafka));
+    CHECK(r.rc == 1);
+    CHECK(r.out == "");
+    CHECK(r.err == "sockframe: " + kafka +
+                       ":6:32: route.key[1].take: \"topic\" is not a take kind: an MQTT PUBLISH topic is take_prefixed "
+                       "= \"u16\" after the fixed header; a Kafka topic cannot be a key: it follows the client id in a "
+                       "request body whose layout depends on api_key and api_version (compact strings and tagged fields "
+                       "in flexible versions), so no one step sequence finds it in every request\n");
 }

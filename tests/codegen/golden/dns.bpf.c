@@ -18,6 +18,16 @@
  *   byte_order = "big"
  *   header = 2
  *   min_message = 14
+ *
+ *   # Routing key (sockframe proxy): the question name (RFC 1035 \xc2\xa74.1.2) from byte 14
+ *   # (the TCP length, then the 12-byte header), in wire form, letter case ignored
+ *   # (RFC 4343), in messages whose header counts a question (QDCOUNT, bytes 6-7).
+ *   [route]
+ *   key = [
+ *     { expect = { at = 6, type = "u16", min = 1 } },  # QDCOUNT >= 1
+ *     { skip = 14 },                                   # TCP length, header
+ *     { take = "dns-name", ignore_case = true },       # QNAME
+ *   ]
  */
 #include "sockframe_prelude.bpf.h"
 
@@ -52,6 +62,72 @@ static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 po
 	}
 	return SF_LENGTH_KNOWN;
 }
+
+/* ---- routing ([route], line 19) ---- */
+#include "sockframe_route.bpf.h"
+
+/*
+ * The routing key of every message (line 20): where its bytes are, in *off and *len.
+ * 0, or -1 when the message has no key (a step cannot be carried out,
+ * or the key is empty or longer than 255 bytes).
+ */
+static __always_inline __sf_unused int sf_route_key(struct sf_cursor *cur, __u64 msg, __u64 total,
+						    struct sf_route_walk *w, __u64 *off, __u64 *len)
+{
+	__u64 pos = 0, end = total, v = 0, n = 0;
+
+	/* line 21: { expect = { at = 6, type = "u16", min = 1 } },  # QDCOUNT >= 1 */
+	if (!(sf_route_uint(cur, msg, pos + 6, end, 2, 0, &v) == 0 && v >= 1))
+		return -1;
+	/* line 22: { skip = 14 },                                   # TCP length, header */
+	if (14 > end - pos)
+		return -1;
+	pos += 14;
+	/* line 23: { take = "dns-name", ignore_case = true },       # QNAME */
+	if (sf_route_dns_name(w, pos, end, &n) < 0)
+		return -1;
+	*off = pos;
+	*len = n;
+	if (*len == 0 || *len > 255)
+		return -1;
+	return 0;
+}
+
+#define SF_HAS_ROUTE 1
+
+/*
+ * Decides one whole message of `total` bytes starting at `pos` (the same
+ * cursor/pos convention as sf_frame_length): its key's hash, and the first
+ * rule that matches (none: pass). Reads with sf_load only.
+ */
+static __always_inline __sf_unused void sf_route_message(struct sf_cursor *cur, __u64 pos, __u64 total,
+							 struct sf_route *out)
+{
+	struct sf_route_walk w = {.cur = cur, .msg = pos};
+	__u64 off = 0, len = 0;
+
+	out->key_hash = 0;
+	out->action = SF_ROUTE_PASS;
+	out->group = 0;
+	out->rule = SF_NO_RULE;
+	out->has_key = 0;
+	if (sf_route_key(cur, pos, total, &w, &off, &len) == 0 &&
+	    sf_route_hash(&w, off, len, 1, &out->key_hash) == 0)
+		out->has_key = 1;
+	else
+		out->key_hash = 0;
+}
+
+#ifdef SOCKFRAME_HOST
+/* Host entries for the differential tests (tests/differential). */
+void sf_host_route(const unsigned char *data, __u64 len, __u64 pos, __u64 total, struct sf_route *out);
+void sf_host_route(const unsigned char *data, __u64 len, __u64 pos, __u64 total, struct sf_route *out)
+{
+	struct sf_cursor cur = {data, len, 0};
+
+	sf_route_message(&cur, pos, total, out);
+}
+#endif
 
 /* Batch walk, sf_parser and sf_verdict: the same for every protocol. */
 #include "sockframe_runtime.bpf.h"

@@ -18,6 +18,14 @@
  *   byte_order = "big"
  *   header = 6
  *   min_message = 8
+ *
+ *   # Routing key (sockframe proxy): the unit identifier (byte 6), which names the
+ *   # device behind a gateway (Implementation Guide \xc2\xa73.1.3).
+ *   [route]
+ *   key = [
+ *     { skip = 6 },
+ *     { take = 1 },  # unit identifier
+ *   ]
  */
 #include "sockframe_prelude.bpf.h"
 
@@ -52,6 +60,68 @@ static __always_inline int sf_frame_length(const struct sf_cursor *cur, __u64 po
 	}
 	return SF_LENGTH_KNOWN;
 }
+
+/* ---- routing ([route], line 18) ---- */
+#include "sockframe_route.bpf.h"
+
+/*
+ * The routing key of every message (line 19): where its bytes are, in *off and *len.
+ * 0, or -1 when the message has no key (a step cannot be carried out,
+ * or the key is empty or longer than 255 bytes).
+ */
+static __always_inline __sf_unused int sf_route_key(struct sf_cursor *cur, __u64 msg, __u64 total,
+						    struct sf_route_walk *w, __u64 *off, __u64 *len)
+{
+	__u64 pos = 0, end = total;
+
+	(void)w;
+	/* line 20: { skip = 6 }, */
+	if (6 > end - pos)
+		return -1;
+	pos += 6;
+	/* line 21: { take = 1 },  # unit identifier */
+	if (1 > end - pos)
+		return -1;
+	*off = pos;
+	*len = 1;
+	return 0;
+}
+
+#define SF_HAS_ROUTE 1
+
+/*
+ * Decides one whole message of `total` bytes starting at `pos` (the same
+ * cursor/pos convention as sf_frame_length): its key's hash, and the first
+ * rule that matches (none: pass). Reads with sf_load only.
+ */
+static __always_inline __sf_unused void sf_route_message(struct sf_cursor *cur, __u64 pos, __u64 total,
+							 struct sf_route *out)
+{
+	struct sf_route_walk w = {.cur = cur, .msg = pos};
+	__u64 off = 0, len = 0;
+
+	out->key_hash = 0;
+	out->action = SF_ROUTE_PASS;
+	out->group = 0;
+	out->rule = SF_NO_RULE;
+	out->has_key = 0;
+	if (sf_route_key(cur, pos, total, &w, &off, &len) == 0 &&
+	    sf_route_hash(&w, off, len, 0, &out->key_hash) == 0)
+		out->has_key = 1;
+	else
+		out->key_hash = 0;
+}
+
+#ifdef SOCKFRAME_HOST
+/* Host entries for the differential tests (tests/differential). */
+void sf_host_route(const unsigned char *data, __u64 len, __u64 pos, __u64 total, struct sf_route *out);
+void sf_host_route(const unsigned char *data, __u64 len, __u64 pos, __u64 total, struct sf_route *out)
+{
+	struct sf_cursor cur = {data, len, 0};
+
+	sf_route_message(&cur, pos, total, out);
+}
+#endif
 
 /* Batch walk, sf_parser and sf_verdict: the same for every protocol. */
 #include "sockframe_runtime.bpf.h"
