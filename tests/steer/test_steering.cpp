@@ -6,7 +6,9 @@
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -187,6 +189,28 @@ TEST_CASE("another program detaches the link: check() says so and the ports refu
     close(link);
     CHECK(s.check().find("detached") != std::string::npos);
     CHECK(connect_to("127.0.0.1", 35003) == -ECONNREFUSED);
+}
+
+TEST_CASE("no privilege: the error names CAP_BPF and CAP_NET_ADMIN") {
+    Child unprivileged([] {
+        __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+        __user_cap_data_struct data[2]{};
+        if (syscall(SYS_capget, &header, data) != 0) return std::string("capget failed");
+        for (int cap : {CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN}) data[cap / 32].effective &= ~(1u << (cap % 32));
+        if (syscall(SYS_capset, &header, data) != 0) return std::string("capset failed");
+        try {
+            Steering s(options_for({"127.0.0.1:36000-36099"}));
+        } catch (const SteeringError& e) {
+            std::string what = e.what();
+            if (e.kind == SteeringError::Kind::unavailable && e.capability.find("CAP_BPF") != std::string::npos &&
+                what.find("CAP_NET_ADMIN") != std::string::npos)
+                return std::string();
+            return "unexpected error: " + what;
+        }
+        return std::string("steering attached without privilege");
+    });
+    CHECK(unprivileged.error() == "");
+    CHECK(connect_to("127.0.0.1", 36000) == -ECONNREFUSED);
 }
 
 int main(int argc, char** argv) {
