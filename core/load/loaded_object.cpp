@@ -203,7 +203,7 @@ void LoadedObject::attach_to_map(const char* program, const char* map, int attac
     attachments_.push_back({prog, target, attach_type});
 }
 
-void LoadedObject::attach_to_netns(const char* program, int netns_fd) {
+int LoadedObject::attach_to_netns(const char* program, int netns_fd) {
     bpf_program* p = bpf_object__find_program_by_name(obj_.get(), program);
     if (!p) throw BpfLoadError(role_ + " has no program " + program, EINVAL);
     bpf_link* link = bpf_program__attach_netns(p, netns_fd);
@@ -214,6 +214,7 @@ void LoadedObject::attach_to_netns(const char* program, int netns_fd) {
             e == EPERM ? "CAP_NET_ADMIN" : "");
     }
     links_.emplace_back(link);
+    return bpf_link__fd(link);
 }
 
 std::optional<std::vector<uint32_t>> LoadedObject::attached_to_map(const char* map, int attach_type) const {

@@ -135,7 +135,8 @@ public:
     void attach_to_map(const char* program, const char* map, int attach_type);
     // Attaches `program` to the network namespace open as `netns_fd` (sk_lookup) with a
     // bpf_link the object owns; the link goes with the object (or the process).
-    void attach_to_netns(const char* program, int netns_fd);
+    // Returns the link's fd (owned by the object), e.g. to ask the kernel about it.
+    int attach_to_netns(const char* program, int netns_fd);
     // Program ids the kernel reports attached to `map` for `attach_type` ({} if it can't say).
     std::optional<std::vector<uint32_t>> attached_to_map(const char* map, int attach_type) const;
 

@@ -4,40 +4,23 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <thread>
+#include <vector>
+
+#include "listen_plan.hpp"
 
 namespace sockframe::cli {
 namespace {
-
-// "127.0.0.1:5353", "[::1]:5353", "localhost:5353"
-int listen_on(const std::string& spec) {
-    auto colon = spec.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT, got \"" + spec + "\"");
-    std::string host = spec.substr(0, colon), port = spec.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    addrinfo hints{}, *res = nullptr;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
-        throw std::invalid_argument("--listen " + spec + ": " + gai_strerror(rc));
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 512) != 0) {
-        int e = errno;
-        freeaddrinfo(res);
-        throw std::runtime_error("cannot listen on " + spec + ": " + std::strerror(e));
-    }
-    freeaddrinfo(res);
-    return fd;
-}
 
 bool send_all(int fd, std::span<const uint8_t> bytes) {
     size_t done = 0;
@@ -55,50 +38,44 @@ bool send_all(int fd, std::span<const uint8_t> bytes) {
     return true;
 }
 
-}  // namespace
+// What the workers share: the receiver, the counts, and the way to stop them all.
+struct ServeShared {
+    const ServeOptions& o;
+    Receiver& receiver;
+    int signal_fd;
+    int stop_fd;  // an eventfd written once: wakes every worker's epoll for good
+    std::atomic<long> next_id{1};
+    std::atomic<unsigned long long> messages{0};
+    std::atomic<unsigned> connections{0};
+    std::atomic<bool> stopping{false};
+    void stop() {
+        if (!stopping.exchange(true)) {
+            uint64_t one = 1;
+            if (write(stop_fd, &one, sizeof one) < 0) std::perror("sockframe: stop");
+        }
+    }
+};
 
-int serve(const Description& d, const ServeOptions& o) {
-    ReceiverOptions ro = o.receiver;
-    ro.load.max_connections = o.max_connections;
-    ReceiverTimings t;
-    auto receiver = open_receiver(d, ro, &t);
-    int listener = listen_on(o.listen);
-
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigprocmask(SIG_BLOCK, &mask, nullptr);
-    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-
+// One worker: its own listener and event loop.
+void serve_worker(ServeShared& shared, int listener) {
+    const ServeOptions& o = shared.o;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = 0;  // 0: listener, 1: signals, N+2: connection N
+    ev.data.u64 = 0;  // 0: listener, 1: signals or stop, N+2: connection N
     epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
     ev.data.u64 = 1;
-    epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-
-    std::fprintf(stderr, "sockframe: serving %s on %s (%s path", d.name.c_str(), o.listen.c_str(), receiver->mode());
-    if (std::string(receiver->mode()) == "kernel")
-        std::fprintf(
-            stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
-            t.precompiled  ? "precompiled"
-            : t.from_cache ? "from cache"
-                         : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
-            t.load_ms, t.verified_insns, t.probe_ms);
-    std::fprintf(stderr, ")\n");
+    epoll_ctl(ep, EPOLL_CTL_ADD, shared.signal_fd, &ev);
+    epoll_ctl(ep, EPOLL_CTL_ADD, shared.stop_fd, &ev);
 
     std::map<long, std::unique_ptr<Connection>> conns;
-    long next_id = 1;
-    unsigned long long messages = 0;
-    bool stop = false;
 
     auto close_conn = [&](long id) {
         auto it = conns.find(id);
         if (it == conns.end()) return;
         epoll_ctl(ep, EPOLL_CTL_DEL, it->second->poll_fd(), nullptr);
         conns.erase(it);
+        shared.connections--;
     };
 
     // Receives every whole message of connection `id` that is ready; closes it at its end.
@@ -117,14 +94,14 @@ int serve(const Description& d, const ServeOptions& o) {
                              id, static_cast<unsigned long long>(c.offset()));
             }
             if (r.status == ReceiveStatus::message) {
-                messages++;
+                unsigned long long total = ++shared.messages;
                 if (!o.quiet) print_message(stdout, o.format, id, r.message.offset, r.message.bytes);
                 if (o.echo && !send_all(c.socket(), r.message.bytes)) {
                     print_event(stdout, o.format, id, "echo-failed", r.message.offset);
                     close_conn(id);
                     return;
                 }
-                if (o.exit_after && messages >= o.exit_after) stop = true;
+                if (o.exit_after && total >= o.exit_after) shared.stop();
                 continue;
             }
             if (r.status == ReceiveStatus::would_block) return;
@@ -138,35 +115,36 @@ int serve(const Description& d, const ServeOptions& o) {
     };
     int wait_ms = o.message_timeout_ms ? static_cast<int>(std::max(1u, o.message_timeout_ms / 4)) : -1;
 
-    while (!stop) {
+    while (!shared.stopping) {
         epoll_event events[64];
         int n = epoll_wait(ep, events, 64, wait_ms);
         if (n < 0 && errno == EINTR) continue;
-        for (int i = 0; i < n && !stop; i++) {
+        for (int i = 0; i < n && !shared.stopping; i++) {
             uint64_t tag = events[i].data.u64;
             if (tag == 1) {
-                stop = true;
+                shared.stop();
             } else if (tag == 0) {
                 for (;;) {
                     int fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
                     if (fd < 0) break;
-                    if (conns.size() >= o.max_connections) {
+                    if (shared.connections >= o.max_connections) {
                         std::fprintf(stderr, "sockframe: refusing a connection: --max-connections %u reached\n",
                                      o.max_connections);
                         close(fd);
                         continue;
                     }
                     try {
-                        auto c = receiver->adopt(fd);
+                        auto c = shared.receiver.adopt(fd);
                         c->set_nonblocking(true);
                         c->set_level_triggered(true);  // the epoll below is level-triggered (no EPOLLET)
                         c->set_message_timeout(std::chrono::milliseconds(o.message_timeout_ms));
-                        long id = next_id++;
+                        long id = shared.next_id++;
                         epoll_event ce{};
                         ce.events = EPOLLIN;
                         ce.data.u64 = static_cast<uint64_t>(id) + 2;
                         epoll_ctl(ep, EPOLL_CTL_ADD, c->poll_fd(), &ce);
                         conns.emplace(id, std::move(c));
+                        shared.connections++;
                     } catch (const std::exception& e) {
                         std::fprintf(stderr, "sockframe: cannot frame a new connection: %s\n", e.what());
                     }
@@ -178,14 +156,53 @@ int serve(const Description& d, const ServeOptions& o) {
         // With a message timeout, every connection's receive() runs now and then: it is
         // where a peer that stopped inside a message is noticed.
         if (n == 0)
-            for (auto it = conns.begin(); it != conns.end() && !stop;) service((it++)->first);
+            for (auto it = conns.begin(); it != conns.end() && !shared.stopping;) service((it++)->first);
     }
     conns.clear();  // leaves the maps before the programs detach
-    receiver.reset();
-    close(listener);
     close(ep);
+}
+
+}  // namespace
+
+int serve(const Description& d, const ServeOptions& o) {
+    ReceiverOptions ro = o.receiver;
+    ro.load.max_connections = o.max_connections;
+    ReceiverTimings t;
+    auto receiver = open_receiver(d, ro, &t);
+    // After the receiver: its loopback delivery listener then exists, and steering
+    // refuses a range that would take it.
+    auto plan = open_listen_plan(o.listen, o.workers, o.take_over);
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);  // before the workers start: they inherit it
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+    std::fprintf(stderr, "sockframe: serving %s on %s (%s path", d.name.c_str(), plan->summary.c_str(),
+                 receiver->mode());
+    if (std::string(receiver->mode()) == "kernel")
+        std::fprintf(
+            stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
+            t.precompiled  ? "precompiled"
+            : t.from_cache ? "from cache"
+                         : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
+            t.load_ms, t.verified_insns, t.probe_ms);
+    std::fprintf(stderr, ")\n");
+
+    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC)};
+    std::vector<std::thread> workers;
+    for (size_t i = 1; i < plan->listeners.size(); i++)
+        workers.emplace_back(serve_worker, std::ref(shared), plan->listeners[i]);
+    serve_worker(shared, plan->listeners[0]);
+    shared.stop();
+    for (auto& w : workers) w.join();
+    receiver.reset();
+    plan.reset();
+    close(shared.stop_fd);
     close(sfd);
-    std::fprintf(stderr, "sockframe: stopped after %llu messages\n", messages);
+    std::fprintf(stderr, "sockframe: stopped after %llu messages\n", shared.messages.load());
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <sockframe/description.hpp>
 #include <sockframe/receiver.hpp>
@@ -10,7 +11,9 @@
 namespace sockframe::cli {
 
 struct ServeOptions {
-    std::string listen = "127.0.0.1:5353";
+    std::vector<std::string> listen = {"127.0.0.1:5353"};  // HOST:PORT, HOST[/PREFIX]:LOW-HIGH, [V6]:PORT
+    unsigned workers = 1;     // threads, each with its own listener and event loop
+    bool take_over = false;   // steer ports another socket listens on
     Format format = Format::text;
     bool echo = false;
     bool quiet = false;  // no per-message lines (benchmarks)

@@ -1,4 +1,7 @@
 // `sockframe serve`: its options, turned into ServeOptions.
+#include <algorithm>
+#include <thread>
+
 #include "command.hpp"
 #include "serve.hpp"
 
@@ -8,7 +11,10 @@ namespace {
 int run(const Args& a) {
     Description d = a.description();
     ServeOptions o;
-    o.listen = a.value("--listen", o.listen);
+    if (!a.values("--listen").empty()) o.listen = a.values("--listen");
+    o.workers = static_cast<unsigned>(a.number("--workers", std::max(1u, std::thread::hardware_concurrency())));
+    if (o.workers == 0) usage_error(a.command(), "--workers must be at least 1");
+    o.take_over = a.flag("--take-over");
     o.format = a.format();
     o.echo = a.flag("--echo");
     o.quiet = a.flag("--quiet");
@@ -35,7 +41,11 @@ const Command serve_command{
     "DESCRIPTION [options]",
     "frame every connection and print each message",
     {
-        {"--listen", "HOST:PORT", "default 127.0.0.1:5353"},
+        {"--listen", "HOST:PORT|HOST[/PREFIX]:LOW-HIGH",
+         "default 127.0.0.1:5353; IPv6 as [::1]:PORT. One HOST:PORT is\nbound (SO_REUSEPORT per worker); ranges, prefixes and\nseveral entries are steered with sk_lookup (CAP_BPF,\nCAP_NET_ADMIN)",
+         true},
+        {"--workers", "N", "threads, each with its own listener (default: CPUs)"},
+        {"--take-over", "", "steer ports another socket already listens on"},
         {"--format", "text|jsonl", "one line per message (jsonl: conn, offset, len, hex)"},
         {"--echo", "", "send each whole message back to its sender"},
         {"--max-connections", "N", "default 1024 (also the sockmap size)"},
