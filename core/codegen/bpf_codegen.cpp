@@ -325,7 +325,10 @@ void emit_delimiter_rule(std::ostringstream& o, const Description& d) {
                       static_cast<unsigned char>(bytes[i]));
         o << buf;
     }
-    o << ")\n";
+    char first[96];
+    std::snprintf(first, sizeof first, "#define SF_DELIM_FIRST 0x%02x /* the word-at-a-time scan looks for it */\n",
+                  static_cast<unsigned char>(bytes[0]));
+    o << ")\n" << first;
 }
 
 }  // namespace

@@ -140,9 +140,12 @@ TEST_CASE("mutation: a resumed delimiter scan starts one byte late") {
                      {{"sockframe_runtime.bpf.h", "st->scan_pos = (__u32)st->scratch.pos;",
                        "st->scan_pos = (__u32)st->scratch.pos + 1;"}});
 }
-TEST_CASE("mutation: the chunked delimiter scan skips one candidate per chunk") {
-    require_detected("pos += checked + 1", kDelim,
-                     {{"sockframe_runtime.bpf.h", "s->pos += checked;", "s->pos += checked + 1;"}});
+TEST_CASE("mutation: the chunked delimiter scan skips one candidate per step") {
+    require_detected("pos += j + 1", kDelim, {{"sockframe_runtime.bpf.h", "s->pos += j;", "s->pos += j + 1;"}});
+}
+TEST_CASE("mutation: the word-at-a-time test misses the last byte of each word") {
+    require_detected("SWAR without the top byte", kDelim,
+                     {{"sockframe_runtime.bpf.h", "& ~x & SF_HIGHS) != 0", "& ~x & (SF_HIGHS >> 8)) != 0"}});
 }
 TEST_CASE("mutation: the length batch ignores batch_max_bytes") {
     require_detected("byte cap ignored", kLen,

@@ -22,6 +22,7 @@
 
 /* json_lines: a message ends with "\n" (included). */
 #define sf_is_delim(b, j) ((b)[(j) + 0] == 0x0a)
+#define SF_DELIM_FIRST 0x0a /* the word-at-a-time scan looks for it */
 
 /* Batch walk, sf_parser and sf_verdict: the same for every protocol. */
 #include "sockframe_runtime.bpf.h"

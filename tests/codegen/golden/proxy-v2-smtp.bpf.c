@@ -42,6 +42,7 @@
 /* proxy_v2_smtp: a message ends with "\r\n" (included). */
 #define sf_is_delim(b, j) ((b)[(j) + 0] == 0x0d && \
 			   (b)[(j) + 1] == 0x0a)
+#define SF_DELIM_FIRST 0x0d /* the word-at-a-time scan looks for it */
 
 #define SF_HAS_FIRST 1
 
