@@ -54,6 +54,21 @@ if timeout 20 "$B" serve dns --listen 127.0.0.0/8:7500-8500 --userspace 2>"$out/
 grep -q "pid $first (sockframe)" "$out/second.err" || { cat "$out/second.err"; exit 1; }
 kill -9 $first; wait $first 2>/dev/null || true
 
+echo "== another program detaches the link: serve warns, the range refuses"
+"$B" serve dns --listen 127.0.0.1:7000-7999 --userspace >/dev/null 2>"$out/detach.err" &
+serve=$!
+wait_for_line "$out/detach.err" "sk_lookup"
+ns=$(stat -L -c %i /proc/self/ns/net)
+link=$(bpftool -j link show | python3 -c '
+import json, sys
+ns = int(sys.argv[1])
+print(*[l["id"] for l in json.load(sys.stdin) if l.get("type") == "netns" and l.get("netns_ino") == ns])' "$ns")
+test -n "$link" || { echo "no netns link found"; bpftool link show; exit 1; }
+bpftool link detach id "$link"
+wait_for_line "$out/detach.err" "was detached from the network namespace by another program"
+if client 127.0.0.1 7777 2>/dev/null; then echo "port 7777 still answered after the detach"; exit 1; fi
+kill $serve; wait $serve
+
 echo "== no privilege: a range names the capabilities; one address and port is bound plainly"
 nocaps=(setpriv --bounding-set=-all --inh-caps=-all)
 if timeout 20 "${nocaps[@]}" "$B" serve dns --listen 127.0.0.1:7000-7999 2>"$out/nopriv.err"; then

@@ -44,6 +44,7 @@ struct ServeShared {
     Receiver& receiver;
     int signal_fd;
     int stop_fd;  // an eventfd written once: wakes every worker's epoll for good
+    const Steering* steering = nullptr;  // checked now and then by the first worker
     std::atomic<long> next_id{1};
     std::atomic<unsigned long long> messages{0};
     std::atomic<unsigned> connections{0};
@@ -57,7 +58,7 @@ struct ServeShared {
 };
 
 // One worker: its own listener and event loop.
-void serve_worker(ServeShared& shared, int listener) {
+void serve_worker(ServeShared& shared, int listener, bool first) {
     const ServeOptions& o = shared.o;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
@@ -114,6 +115,9 @@ void serve_worker(ServeShared& shared, int listener) {
         }
     };
     int wait_ms = o.message_timeout_ms ? static_cast<int>(std::max(1u, o.message_timeout_ms / 4)) : -1;
+    // Another program may detach or replace the steering link: say so once.
+    bool watch_steering = first && shared.steering, steering_warned = false;
+    if (watch_steering) wait_ms = wait_ms < 0 ? 1000 : std::min(wait_ms, 1000);
 
     while (!shared.stopping) {
         epoll_event events[64];
@@ -155,7 +159,12 @@ void serve_worker(ServeShared& shared, int listener) {
         }
         // With a message timeout, every connection's receive() runs now and then: it is
         // where a peer that stopped inside a message is noticed.
-        if (n == 0)
+        if (n == 0 && watch_steering && !steering_warned)
+            if (std::string problem = shared.steering->check(); !problem.empty()) {
+                std::fprintf(stderr, "sockframe: warning: %s\n", problem.c_str());
+                steering_warned = true;
+            }
+        if (n == 0 && o.message_timeout_ms)
             for (auto it = conns.begin(); it != conns.end() && !shared.stopping;) service((it++)->first);
     }
     conns.clear();  // leaves the maps before the programs detach
@@ -191,11 +200,11 @@ int serve(const Description& d, const ServeOptions& o) {
             t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
 
-    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC)};
+    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC), plan->steering.get()};
     std::vector<std::thread> workers;
     for (size_t i = 1; i < plan->listeners.size(); i++)
-        workers.emplace_back(serve_worker, std::ref(shared), plan->listeners[i]);
-    serve_worker(shared, plan->listeners[0]);
+        workers.emplace_back(serve_worker, std::ref(shared), plan->listeners[i], false);
+    serve_worker(shared, plan->listeners[0], true);
     shared.stop();
     for (auto& w : workers) w.join();
     receiver.reset();
