@@ -110,6 +110,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The kernel path's BPF C for a description: its generated parser with the
+// proxy's verdict (bpf/sockframe_proxy.bpf.h) instead of the receive plane's.
+std::string generate_proxy_bpf_c(const Description& d);
+
 }  // namespace sockframe
 
 #pragma GCC visibility pop
