@@ -67,7 +67,7 @@ def through(path):
         proxy.stop()
     p.expect(set(routed.values()) == {"A", "B"}, f"only backend(s) {set(routed.values())} used for 24 names")
     for t in ("A", "B"):
-        asked = {l.split()[1].lower() for l in state[t].log().splitlines()[logs_before[t]:]
+        asked = {l.split()[2].lower() for l in state[t].log().splitlines()[logs_before[t]:]
                  if "query[A]" in l}
         mine = {n for n, b in routed.items() if b == t}
         p.expect(asked == mine, f"dnsmasq {t} was asked {sorted(asked)}, answered for {sorted(mine)}")

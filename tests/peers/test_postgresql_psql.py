@@ -39,7 +39,9 @@ def direct():
 
 def through(path):
     backends = [f"alpha=127.0.0.1:{state['portA']}", f"beta=127.0.0.1:{state['portB']}"]
-    with p.Proxy("postgresql", backends, path, route="first-key") as proxy:
+    # Replies are typed messages from the first byte (no untyped startup message): framed
+    # by postgresql-typed. With the request description the proxy reads 'R' 0 0 0 as a length.
+    with p.Proxy("postgresql", backends, path, route="first-key", extra=("--response", "postgresql-typed")) as proxy:
         got = [(db, psql(proxy.port, db)) for db in ("alpha", "beta", "alpha", "beta")]
         want = [(db, f"{'A' if db == 'alpha' else 'B'} database={db} user=peers") for db, _ in got]
         p.expect(got == want, f"through the proxy: {got}\n{proxy.log()}")
