@@ -436,7 +436,8 @@ int main(int argc, char** argv) {
             done++;
             if (!o.quiet) {
                 std::fprintf(stderr, "[%zu/%zu] %-18s %-8s %-9s %5s x%-3u", done, total, name(s.strategy),
-                             name(s.workload), name(s.framing), size_text(s.size).c_str(), s.connections);
+                             name(s.workload), s.workload == Workload::proxy ? s.protocol.c_str() : name(s.framing),
+                             size_text(s.size).c_str(), s.connections);
                 if (!r.skipped.empty())
                     std::fprintf(stderr, " skipped: %s\n", r.skipped.c_str());
                 else
