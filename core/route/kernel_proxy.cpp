@@ -10,8 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -124,6 +126,9 @@ public:
         conns_ = object_->map<uint64_t, sf_conn>(SF_MAP_CONNS);
         px_ = object_->map<uint64_t, sf_px_sock>(SF_MAP_PX_SOCKS);
         write_routing();
+        // The largest message strparser takes is the receive buffer at parse time.
+        uint64_t want = std::min<uint64_t>(std::max<uint64_t>(c.request.max_message, 1u << 20), 8u << 20);
+        rcvbuf_ = static_cast<int>(want);
     }
 
     const char* path() const override { return "kernel"; }
@@ -167,6 +172,7 @@ public:
     void run(int listener, int stop_fd) override {
         ep_ = Fd(epoll_create1(EPOLL_CLOEXEC));
         set_nonblocking(listener);
+        if (rcvbuf_) set_rcvbuf(listener, rcvbuf_);  // accepted sockets inherit it
         add_watch(listener, EPOLLIN, 0);
         add_watch(stop_fd, EPOLLIN, 1);
         epoll_event evs[256];
@@ -239,7 +245,7 @@ private:
     }
 
     bool connect_backend(KClient& c, uint32_t b) {
-        Fd fd = connect_tcp(router_.backend(b));
+        Fd fd = connect_tcp(router_.backend(b), 2000, rcvbuf_);
         if (fd.fd < 0) {
             int e = errno;
             if (router_.mark_dead(b)) {
@@ -278,7 +284,15 @@ private:
             std::lock_guard l(keys_mu_);
             if (used_keys_.size() < kKeysKept) used_keys_.push_back(key);
         }
-        if (int err = sockets_.insert(key, s.fd.fd, MapUpdate::create_only)) {
+        // Bytes a client sent before it joined the map were framed and redirected from
+        // inside the insert system call, and that stalled the backend sockets here
+        // (tests/proxy). A receive low-water mark above anything pending holds the
+        // parser back during the insert; lowering it afterwards wakes it normally.
+        int hold = INT32_MAX, one = 1;
+        if (hold) setsockopt(s.fd.fd, SOL_SOCKET, SO_RCVLOWAT, &hold, sizeof hold);
+        int err = sockets_.insert(key, s.fd.fd, MapUpdate::create_only);
+        if (hold) setsockopt(s.fd.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+        if (err) {
             ctx_.log(std::string("a socket cannot join the proxy's sockhash: ") + std::strerror(err));
             return false;
         }
@@ -423,6 +437,21 @@ private:
         if (c.closed) return;
         c.closed = true;
         router_.clients_closed++;
+        if (std::getenv("SF_PX_DEBUG"))
+            for (KSocket& s : c.sockets) {
+                sf_conn st = conns_.lookup(s.cookie).value_or(sf_conn{});
+                sf_px_sock px = px_.lookup(s.cookie).value_or(sf_px_sock{});
+                int err = 0;
+                socklen_t l = sizeof err;
+                getsockopt(s.fd.fd, SOL_SOCKET, SO_ERROR, &err, &l);
+                std::fprintf(stderr,
+                             "debug client %llu slot %u: fwd %llu batches %llu calls %llu err %d need %llu | px msgs "
+                             "%llu errors %llu chosen %u so_error %d\n",
+                             (unsigned long long)c.id, s.slot, (unsigned long long)st.forwarded,
+                             (unsigned long long)st.batches, (unsigned long long)st.parser_calls, st.error,
+                             (unsigned long long)st.need, (unsigned long long)px.messages,
+                             (unsigned long long)px.errors, px.chosen, err);
+            }
         // The client leaves the sockhash first, so no reply is redirected into a closing socket.
         for (KSocket& s : c.sockets) unregister(c, s);
         dead_.push_back(c.id);
@@ -443,6 +472,7 @@ private:
     static constexpr size_t kKeysKept = 1 << 16;
     mutable std::mutex keys_mu_;
     std::vector<uint64_t> used_keys_;
+    int rcvbuf_ = 1 << 20;
     Fd ep_;
     uint64_t next_id_ = 0;
     Clock::time_point last_tick_;

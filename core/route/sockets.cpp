@@ -54,7 +54,7 @@ uint16_t local_port(int fd) {
     return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
 }
 
-Fd connect_tcp(const ProxyBackend& b, int timeout_ms) {
+Fd connect_tcp(const ProxyBackend& b, int timeout_ms, int rcvbuf) {
     AddrInfo ai;
     try {
         resolve(b.host, std::to_string(b.port), false, ai, b.name());
@@ -64,6 +64,7 @@ Fd connect_tcp(const ProxyBackend& b, int timeout_ms) {
     }
     Fd fd(socket(ai.res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.fd < 0) return {};
+    if (rcvbuf) set_rcvbuf(fd.fd, rcvbuf);
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(fd.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);  // bounds connect()
     if (connect(fd.fd, ai.res->ai_addr, ai.res->ai_addrlen) != 0) {
@@ -79,6 +80,10 @@ Fd connect_tcp(const ProxyBackend& b, int timeout_ms) {
 
 void set_nonblocking(int fd) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void set_rcvbuf(int fd, int bytes) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
 
 void set_nodelay(int fd) {

@@ -15,7 +15,9 @@ Fd listen_tcp(const std::string& spec, int backlog = 1024);
 uint16_t local_port(int fd);
 // A blocking connect with a timeout; an empty Fd with errno set when it fails
 // (ECONNREFUSED: nothing listens there).
-Fd connect_tcp(const ProxyBackend& b, int timeout_ms = 2000);
+Fd connect_tcp(const ProxyBackend& b, int timeout_ms = 2000, int rcvbuf = 0);
+// Raises SO_RCVBUF: strparser takes no message larger than the receive buffer.
+void set_rcvbuf(int fd, int bytes);
 void set_nonblocking(int fd);
 void set_nodelay(int fd);
 
