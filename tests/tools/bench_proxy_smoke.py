@@ -19,9 +19,7 @@ import sys
 
 BENCH = sys.argv[1]
 SOCKFRAME = os.environ.get("SOCKFRAME_BIN") or os.path.join(os.path.dirname(os.path.dirname(BENCH)), "sockframe")
-# kernel joins once `sockframe proxy --path kernel` passes this load (today some cells get
-# no reply: docs/proxy-peers.md); run it by hand with --strategies kernel meanwhile.
-STRATEGIES = ["direct", "handwritten", "haproxy", "dnsdist", "userspace"]
+STRATEGIES = ["direct", "handwritten", "haproxy", "dnsdist", "kernel", "userspace"]
 KEYS = ["strategy", "workload", "size", "connections", "per_write", "msgs_per_s", "mb_per_s", "cpu_ns_per_msg",
         "client_cpu_ns_per_msg", "total_cpu_ns_per_msg", "all_cpu_ns_per_msg", "p50_us", "p99_us", "errors",
         "protocol", "pipelined"]
