@@ -454,6 +454,7 @@ int sf_parser(struct __sk_buff *skb)
 	return ret;
 }
 
+#ifndef SF_CUSTOM_VERDICT /* the proxy (sockframe_proxy.bpf.h) brings its own */
 /* Redirect whole messages to the connection's delivery socket (egress, never
  * the source socket itself: ingress-to-self crashed the kernel on 6.18). */
 SEC("sk_skb/stream_verdict")
@@ -469,6 +470,7 @@ int sf_verdict(struct __sk_buff *skb)
 	}
 	return bpf_sk_redirect_hash(skb, &sf_targets, &cookie, 0);
 }
+#endif /* SF_CUSTOM_VERDICT */
 #endif /* SOCKFRAME_HOST */
 
 #endif /* SOCKFRAME_RUNTIME_BPF_H */

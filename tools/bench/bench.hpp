@@ -12,8 +12,10 @@
 
 namespace sockframe::bench {
 
-enum class Strategy { kernel, kernel_per_message, userspace, handwritten, naive };
-enum class Workload { bulk, pingpong, drip };
+// haproxy, dnsdist and direct run only in the proxy workload (proxy_cell.cpp).
+enum class Strategy { kernel, kernel_per_message, userspace, handwritten, naive, haproxy, dnsdist, direct };
+// proxy: client -> proxy -> two backends (the strategy is the proxy), see proxy_cell.cpp.
+enum class Workload { bulk, pingpong, drip, proxy };
 enum class Framing { length, delimiter };
 
 const char* name(Strategy s);
@@ -45,6 +47,10 @@ struct Options {
     bool quiet = false;
     std::string command_line;
     std::string machine;  // one line about where it ran
+    // The proxy workload: message protocols, and requests in flight per connection
+    // (1 = ping-pong, more = pipelined).
+    std::vector<std::string> proxy_protocols{"memcached-binary"};
+    std::vector<uint32_t> proxy_depths{1, 16};
 };
 
 struct CellSpec {
@@ -53,7 +59,9 @@ struct CellSpec {
     Framing framing{};
     uint64_t size = 0;
     uint32_t connections = 1;
-    uint32_t per_write = 1;  // messages per client write (bulk), resolved ("fit" already applied)
+    uint32_t per_write = 1;  // messages per client write (bulk), resolved ("fit" already applied);
+                             // proxy: requests in flight per connection
+    std::string protocol;    // proxy: "memcached-binary" or "dns"
 };
 
 struct CellResult {

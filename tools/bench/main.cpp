@@ -16,11 +16,12 @@
 #include <sstream>
 #include <string>
 
-#include "bench.hpp"
 #include <sockframe/bpf_codegen.hpp>
 #include <sockframe/bpf_compiler.hpp>
-#include "load/parser_program.hpp"
 #include <sockframe/receiver.hpp>
+#include "bench.hpp"
+#include "load/parser_program.hpp"
+#include "proxy_peers.hpp"
 
 namespace sockframe::bench {
 
@@ -36,6 +37,12 @@ const char* name(Strategy s) {
             return "handwritten";
         case Strategy::naive:
             return "naive";
+        case Strategy::haproxy:
+            return "haproxy";
+        case Strategy::dnsdist:
+            return "dnsdist";
+        case Strategy::direct:
+            return "direct";
     }
     return "?";
 }
@@ -47,6 +54,8 @@ const char* name(Workload w) {
             return "pingpong";
         case Workload::drip:
             return "drip";
+        case Workload::proxy:
+            return "proxy";
     }
     return "?";
 }
@@ -129,8 +138,11 @@ double median(std::vector<double> v) {
     if (!problem.empty()) std::fprintf(stderr, "sockframe-bench: %s\n\n", problem.c_str());
     std::fprintf(stderr,
                  "usage: sockframe-bench [options]\n"
-                 "  --strategies LIST   kernel,kernel-per-message,userspace,handwritten,naive (default: all)\n"
-                 "  --workload LIST     bulk,pingpong,drip (default: all)\n"
+                 "  --strategies LIST   kernel,kernel-per-message,userspace,handwritten,naive (default: all);\n"
+                 "                      the proxy workload: kernel,userspace,handwritten,haproxy,dnsdist,direct\n"
+                 "  --workload LIST     bulk,pingpong,drip,proxy (default: bulk,pingpong,drip)\n"
+                 "  --proxy-protocol LIST  proxy: memcached-binary,dns (default: memcached-binary)\n"
+                 "  --proxy-depth LIST  proxy: requests in flight per connection, 1 = ping-pong (default: 1,16)\n"
                  "  --framing LIST      length,delimiter (default: both)\n"
                  "  --sizes LIST        message sizes in bytes, K/M suffixes (default: 64,512,4K,64K)\n"
                  "  --connections LIST  (default: 1,64)\n"
@@ -202,12 +214,25 @@ Options parse_options(int argc, char** argv) {
             return d;
         };
         if (a == "--strategies") {
-            o.strategies = parse_enum(value(),
-                                      {Strategy::kernel, Strategy::kernel_per_message, Strategy::userspace,
-                                       Strategy::handwritten, Strategy::naive},
-                                      "strategy");
+            o.strategies =
+                parse_enum(value(),
+                           {Strategy::kernel, Strategy::kernel_per_message, Strategy::userspace, Strategy::handwritten,
+                            Strategy::naive, Strategy::haproxy, Strategy::dnsdist, Strategy::direct},
+                           "strategy");
         } else if (a == "--workload" || a == "--workloads") {
-            o.workloads = parse_enum(value(), {Workload::bulk, Workload::pingpong, Workload::drip}, "workload");
+            o.workloads =
+                parse_enum(value(), {Workload::bulk, Workload::pingpong, Workload::drip, Workload::proxy}, "workload");
+        } else if (a == "--proxy-protocol") {
+            o.proxy_protocols = split_list(value());
+            for (const auto& p : o.proxy_protocols)
+                if (p != "memcached-binary" && p != "dns") usage("--proxy-protocol: memcached-binary or dns");
+        } else if (a == "--proxy-depth") {
+            o.proxy_depths.clear();
+            for (const auto& s : split_list(value())) {
+                double n = number(s);
+                if (n < 1 || n > 4096) usage("--proxy-depth: 1 to 4096");
+                o.proxy_depths.push_back(static_cast<uint32_t>(n));
+            }
         } else if (a == "--framing") {
             o.framings = parse_enum(value(), {Framing::length, Framing::delimiter}, "framing");
         } else if (a == "--sizes") {
@@ -345,27 +370,44 @@ int main(int argc, char** argv) {
     uint64_t max_size = *std::max_element(o.sizes.begin(), o.sizes.end());
     std::map<Framing, sockframe::Description> desc;
     for (Framing f : o.framings) desc.emplace(f, bench_description(f, std::max<uint64_t>(max_size, 65536)));
+    if (!desc.count(Framing::length)) desc.emplace(Framing::length, bench_description(Framing::length, 65536));
 
     // The matrix: side by side means the strategies of one configuration run back to back.
     std::vector<CellSpec> specs;
+    auto proxy_only = [](Strategy s) {
+        return s == Strategy::haproxy || s == Strategy::dnsdist || s == Strategy::direct;
+    };
     for (Workload w : o.workloads)
-        for (Framing f : o.framings)
-            for (uint64_t size : o.sizes)
-                for (uint32_t conns : o.connections) {
-                    std::vector<uint32_t> writes{1};
-                    if (w == Workload::bulk) {
-                        writes.clear();
-                        for (uint32_t pw : o.per_write) {
-                            uint32_t n = pw ? pw : static_cast<uint32_t>(std::max<uint64_t>(1, 65536 / size));
-                            if (std::find(writes.begin(), writes.end(), n) == writes.end()) writes.push_back(n);
+        if (w == Workload::proxy)
+            for (const auto& proto : o.proxy_protocols)
+                for (uint64_t size : o.sizes)
+                    for (uint32_t conns : o.connections)
+                        for (uint32_t depth : o.proxy_depths)
+                            for (Strategy s : o.strategies)
+                                if (s != Strategy::kernel_per_message && s != Strategy::naive)
+                                    specs.push_back({s, w, Framing::length, size, conns, depth, proto});
+    for (Workload w : o.workloads)
+        if (w != Workload::proxy)
+            for (Framing f : o.framings)
+                for (uint64_t size : o.sizes)
+                    for (uint32_t conns : o.connections) {
+                        std::vector<uint32_t> writes{1};
+                        if (w == Workload::bulk) {
+                            writes.clear();
+                            for (uint32_t pw : o.per_write) {
+                                uint32_t n = pw ? pw : static_cast<uint32_t>(std::max<uint64_t>(1, 65536 / size));
+                                if (std::find(writes.begin(), writes.end(), n) == writes.end()) writes.push_back(n);
+                            }
                         }
+                        for (uint32_t pw : writes)
+                            for (Strategy s : o.strategies)
+                                if (!proxy_only(s)) specs.push_back({s, w, f, size, conns, pw, {}});
                     }
-                    for (uint32_t pw : writes)
-                        for (Strategy s : o.strategies) specs.push_back({s, w, f, size, conns, pw});
-                }
 
     std::vector<SetupResult> setup;
-    bool any_kernel = std::any_of(o.strategies.begin(), o.strategies.end(), is_kernel);
+    bool any_kernel =
+        std::any_of(o.strategies.begin(), o.strategies.end(), is_kernel) &&
+        std::any_of(o.workloads.begin(), o.workloads.end(), [](Workload w) { return w != Workload::proxy; });
     if (any_kernel)
         for (Framing f : o.framings)
             for (bool per_message : {false, true}) {
@@ -389,12 +431,13 @@ int main(int argc, char** argv) {
     for (uint32_t round = 0; round < o.rounds; round++)
         for (size_t k = 0; k < specs.size(); k++) {
             const CellSpec& s = specs[k];
-            CellResult r = run_cell(s, desc.at(s.framing), o);
+            CellResult r = s.workload == Workload::proxy ? run_proxy_cell(s, o) : run_cell(s, desc.at(s.framing), o);
             results[k].push_back(r);
             done++;
             if (!o.quiet) {
                 std::fprintf(stderr, "[%zu/%zu] %-18s %-8s %-9s %5s x%-3u", done, total, name(s.strategy),
-                             name(s.workload), name(s.framing), size_text(s.size).c_str(), s.connections);
+                             name(s.workload), s.workload == Workload::proxy ? s.protocol.c_str() : name(s.framing),
+                             size_text(s.size).c_str(), s.connections);
                 if (!r.skipped.empty())
                     std::fprintf(stderr, " skipped: %s\n", r.skipped.c_str());
                 else
@@ -412,7 +455,8 @@ int main(int argc, char** argv) {
         for (size_t j = 0; j < specs.size(); j++) {
             const CellSpec& s = specs[j];
             if (s.strategy != hw.strategy || s.workload != hw.workload || s.framing != hw.framing ||
-                s.size != hw.size || s.connections != hw.connections || s.per_write != hw.per_write)
+                s.size != hw.size || s.connections != hw.connections || s.per_write != hw.per_write ||
+                s.protocol != hw.protocol)
                 continue;
             std::vector<double> ratios;
             for (uint32_t r = 0; r < o.rounds; r++) {

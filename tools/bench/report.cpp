@@ -58,9 +58,9 @@ std::string json_str(const std::string& s) {
 }
 
 // Cells that ran the same work: only the strategy differs.
-using Key = std::tuple<Workload, Framing, uint64_t, uint32_t, uint32_t>;
+using Key = std::tuple<Workload, Framing, uint64_t, uint32_t, uint32_t, std::string>;
 Key key_of(const CellSpec& s) {
-    return {s.workload, s.framing, s.size, s.connections, s.per_write};
+    return {s.workload, s.framing, s.size, s.connections, s.per_write, s.protocol};
 }
 
 const CellResult* find(const std::vector<CellResult>& cells, const Key& k, Strategy s) {
@@ -85,12 +85,14 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
                     "rx sc/msg", "srv ns/msg", "total ns/msg", "wake/msg", "p50 us", "p99 us", "errors"});
     for (const auto& c : cells) {
         const CellSpec& s = c.spec;
-        std::vector<std::string> r{name(s.strategy),
-                                   name(s.workload),
-                                   name(s.framing),
-                                   size_text(s.size),
-                                   std::to_string(s.connections),
-                                   s.workload == Workload::bulk ? std::to_string(s.per_write) : "-"};
+        std::vector<std::string> r{
+            name(s.strategy),
+            name(s.workload),
+            name(s.framing),
+            size_text(s.size),
+            std::to_string(s.connections),
+            s.workload == Workload::bulk || s.workload == Workload::proxy ? std::to_string(s.per_write) : "-"};
+        if (s.workload == Workload::proxy) r[2] = s.protocol;
         if (!c.skipped.empty()) {
             r.push_back("skipped: " + c.skipped);
         } else {
@@ -146,14 +148,16 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
             any = true;
         }
         const CellSpec& s = c.spec;
-        std::fprintf(out, "%-18s %-8s %-9s %5s %5u %4s  %8s %8s %8s %8s  %8s %9s  %7s %7s %7s\n", name(s.strategy),
-                     name(s.workload), name(s.framing), size_text(s.size).c_str(), s.connections,
-                     s.workload == Workload::bulk ? std::to_string(s.per_write).c_str() : "-",
-                     fmt("%.0f", c.cpu_ns_per_msg).c_str(), fmt("%.0f", c.client_cpu_ns_per_msg).c_str(),
-                     fmt("%.0f", c.kthread_ns_per_msg).c_str(), fmt("%.0f", c.total_cpu_ns_per_msg).c_str(),
-                     fmt("%.0f", c.softirq_ns_per_msg).c_str(), fmt("%.0f", c.all_cpu_ns_per_msg).c_str(),
-                     fmt("%.3f", c.ctxsw_per_msg).c_str(), fmt("%.4f", c.parser_calls_per_msg).c_str(),
-                     fmt("%.4f", c.batches_per_msg).c_str());
+        std::fprintf(
+            out, "%-18s %-8s %-9s %5s %5u %4s  %8s %8s %8s %8s  %8s %9s  %7s %7s %7s\n", name(s.strategy),
+            name(s.workload), s.workload == Workload::proxy ? s.protocol.c_str() : name(s.framing),
+            size_text(s.size).c_str(), s.connections,
+            s.workload == Workload::bulk || s.workload == Workload::proxy ? std::to_string(s.per_write).c_str() : "-",
+            fmt("%.0f", c.cpu_ns_per_msg).c_str(), fmt("%.0f", c.client_cpu_ns_per_msg).c_str(),
+            fmt("%.0f", c.kthread_ns_per_msg).c_str(), fmt("%.0f", c.total_cpu_ns_per_msg).c_str(),
+            fmt("%.0f", c.softirq_ns_per_msg).c_str(), fmt("%.0f", c.all_cpu_ns_per_msg).c_str(),
+            fmt("%.3f", c.ctxsw_per_msg).c_str(), fmt("%.4f", c.parser_calls_per_msg).c_str(),
+            fmt("%.4f", c.batches_per_msg).c_str());
     }
 
     if (!setup.empty()) {
@@ -177,35 +181,38 @@ void print_table(FILE* out, const std::vector<CellResult>& cells, const std::vec
 void print_jsonl(FILE* out, const std::vector<CellResult>& cells, const std::vector<SetupResult>& setup) {
     for (const auto& c : cells) {
         const CellSpec& s = c.spec;
-        std::string l = "{\"strategy\":" + json_str(name(s.strategy)) + ",\"workload\":" + json_str(name(s.workload)) +
-                        ",\"framing\":" + json_str(name(s.framing)) + ",\"size\":" + std::to_string(s.size) +
-                        ",\"connections\":" + std::to_string(s.connections) +
-                        ",\"per_write\":" + (s.workload == Workload::bulk ? std::to_string(s.per_write) : "null") +
-                        ",\"msgs_per_s\":" + json_num(c.msgs_per_s, 1) + ",\"mb_per_s\":" + json_num(c.mb_per_s, 2) +
-                        ",\"syscalls_per_msg\":" + json_num(c.syscalls_per_msg, 4) +
-                        ",\"reads_per_msg\":" + json_num(c.reads_per_msg, 4) +
-                        ",\"cpu_ns_per_msg\":" + json_num(c.cpu_ns_per_msg, 1) +
-                        ",\"client_cpu_ns_per_msg\":" + json_num(c.client_cpu_ns_per_msg, 1) +
-                        ",\"kthread_ns_per_msg\":" + json_num(c.kthread_ns_per_msg, 1) +
-                        ",\"softirq_ns_per_msg\":" + json_num(c.softirq_ns_per_msg, 1) +
-                        ",\"total_cpu_ns_per_msg\":" + json_num(c.total_cpu_ns_per_msg, 1) +
-                        ",\"all_cpu_ns_per_msg\":" + json_num(c.all_cpu_ns_per_msg, 1) +
-                        ",\"wakeups_per_msg\":" + json_num(c.wakeups_per_msg, 4) +
-                        ",\"ctxsw_per_msg\":" + json_num(c.ctxsw_per_msg, 4) + ",\"p50_us\":" + json_num(c.p50_us, 2) +
-                        ",\"p99_us\":" + json_num(c.p99_us, 2) +
-                        ",\"parser_calls_per_msg\":" + json_num(c.parser_calls_per_msg, 4) +
-                        ",\"batches_per_msg\":" + json_num(c.batches_per_msg, 4) +
-                        ",\"vs_handwritten\":" + json_num(vs_handwritten(cells, c), 3) +
-                        ",\"messages\":" + std::to_string(c.messages) + ",\"rounds\":" + std::to_string(c.rounds) +
-                        ",\"msgs_per_s_rounds\":" +
-                        [&] {
-                            std::string a = "[";
-                            for (double v : c.round_msgs_per_s) a += (a.size() > 1 ? "," : "") + json_num(v, 1);
-                            return a + "]";
-                        }() +
-                        ",\"errors\":" + std::to_string(c.errors);
+        std::string l =
+            "{\"strategy\":" + json_str(name(s.strategy)) + ",\"workload\":" + json_str(name(s.workload)) +
+            ",\"framing\":" + json_str(name(s.framing)) + ",\"size\":" + std::to_string(s.size) +
+            ",\"connections\":" + std::to_string(s.connections) + ",\"per_write\":" +
+            (s.workload == Workload::bulk || s.workload == Workload::proxy ? std::to_string(s.per_write) : "null") +
+            ",\"msgs_per_s\":" + json_num(c.msgs_per_s, 1) + ",\"mb_per_s\":" + json_num(c.mb_per_s, 2) +
+            ",\"syscalls_per_msg\":" + json_num(c.syscalls_per_msg, 4) +
+            ",\"reads_per_msg\":" + json_num(c.reads_per_msg, 4) +
+            ",\"cpu_ns_per_msg\":" + json_num(c.cpu_ns_per_msg, 1) +
+            ",\"client_cpu_ns_per_msg\":" + json_num(c.client_cpu_ns_per_msg, 1) +
+            ",\"kthread_ns_per_msg\":" + json_num(c.kthread_ns_per_msg, 1) +
+            ",\"softirq_ns_per_msg\":" + json_num(c.softirq_ns_per_msg, 1) +
+            ",\"total_cpu_ns_per_msg\":" + json_num(c.total_cpu_ns_per_msg, 1) +
+            ",\"all_cpu_ns_per_msg\":" + json_num(c.all_cpu_ns_per_msg, 1) +
+            ",\"wakeups_per_msg\":" + json_num(c.wakeups_per_msg, 4) +
+            ",\"ctxsw_per_msg\":" + json_num(c.ctxsw_per_msg, 4) + ",\"p50_us\":" + json_num(c.p50_us, 2) +
+            ",\"p99_us\":" + json_num(c.p99_us, 2) +
+            ",\"parser_calls_per_msg\":" + json_num(c.parser_calls_per_msg, 4) +
+            ",\"batches_per_msg\":" + json_num(c.batches_per_msg, 4) +
+            ",\"vs_handwritten\":" + json_num(vs_handwritten(cells, c), 3) +
+            ",\"messages\":" + std::to_string(c.messages) + ",\"rounds\":" + std::to_string(c.rounds) +
+            ",\"msgs_per_s_rounds\":" +
+            [&] {
+                std::string a = "[";
+                for (double v : c.round_msgs_per_s) a += (a.size() > 1 ? "," : "") + json_num(v, 1);
+                return a + "]";
+            }() +
+            ",\"errors\":" + std::to_string(c.errors);
         if (!c.error_detail.empty()) l += ",\"error\":" + json_str(c.error_detail);
         if (!c.skipped.empty()) l += ",\"skipped\":" + json_str(c.skipped);
+        if (s.workload == Workload::proxy)  // per_write is the requests in flight per connection
+            l += ",\"protocol\":" + json_str(s.protocol) + ",\"pipelined\":" + (s.per_write > 1 ? "true" : "false");
         std::fprintf(out, "%s}\n", l.c_str());
     }
     for (const auto& s : setup) {
