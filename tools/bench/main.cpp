@@ -130,7 +130,8 @@ double median(std::vector<double> v) {
     std::fprintf(stderr,
                  "usage: sockframe-bench [options]\n"
                  "  --strategies LIST   kernel,kernel-per-message,userspace,handwritten,naive (default: all)\n"
-                 "  --workload LIST     bulk,pingpong,drip (default: all)\n"
+                 "  --workload LIST     bulk,pingpong,drip (default: all); `--workload send [--seconds S]`:\n"
+                 "                      the send side against plain send(), 64 B - 64 KiB\n"
                  "  --framing LIST      length,delimiter (default: both)\n"
                  "  --sizes LIST        message sizes in bytes, K/M suffixes (default: 64,512,4K,64K)\n"
                  "  --connections LIST  (default: 1,64)\n"
@@ -311,8 +312,20 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
 
 }  // namespace sockframe::bench
 
+namespace sockframe::bench {
+int run_send_workload(double seconds, const std::vector<size_t>& sizes);  // send_bench.cpp
+}
+
 int main(int argc, char** argv) {
     using namespace sockframe::bench;
+    // --workload send: the send side against plain send() (send_bench.cpp), its own table.
+    for (int i = 1; i + 1 < argc; i++)
+        if (std::string(argv[i]) == "--workload" && std::string(argv[i + 1]) == "send") {
+            double seconds = 2;
+            for (int j = 1; j + 1 < argc; j++)
+                if (std::string(argv[j]) == "--seconds") seconds = std::atof(argv[j + 1]);
+            return run_send_workload(seconds, {64, 512, 4096, 65536});
+        }
     Options o = parse_options(argc, argv);
     {
         utsname u{};

@@ -62,6 +62,7 @@ std::string usage_of(const Command& c);
 void write_output(const std::string& path, std::string_view data);
 
 // The commands, in the order `sockframe --help` lists them.
-extern const Command check_command, gen_command, build_command, serve_command, frame_command, list_command;
+extern const Command check_command, gen_command, build_command, serve_command, frame_command, list_command,
+    replay_command;
 
 }  // namespace sockframe::cli
