@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 
+#include <sockframe/sender.hpp>
+
 namespace sockframe::cli {
 namespace {
 
@@ -39,20 +41,15 @@ int listen_on(const std::string& spec) {
     return fd;
 }
 
-bool send_all(int fd, std::span<const uint8_t> bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-        if (n > 0) {
-            done += static_cast<size_t>(n);
-        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            pollfd p{fd, POLLOUT, 0};
-            if (poll(&p, 1, 5000) <= 0) return false;  // a peer that never reads does not hang the server
-        } else {
-            return false;
-        }
+// One message back through the connection's send side; waits while the socket is full.
+bool echo(Connection& c, std::span<const uint8_t> message) {
+    SendResult r = c.send(message);
+    while (r.status == SendStatus::would_block) {
+        pollfd p{c.socket(), POLLOUT, 0};
+        if (poll(&p, 1, 5000) <= 0) return false;  // a peer that never reads does not hang the server
+        r = c.send_side()->send_rest();
     }
-    return true;
+    return r.status == SendStatus::sent;
 }
 
 }  // namespace
@@ -62,6 +59,15 @@ int serve(const Description& d, const ServeOptions& o) {
     ro.load.max_connections = o.max_connections;
     ReceiverTimings t;
     auto receiver = open_receiver(d, ro, &t);
+    // --echo writes through the send side: the kernel's when the receiver is on the kernel path.
+    std::unique_ptr<Sender> sender;
+    if (o.echo) {
+        SenderOptions so;
+        so.mode = std::string(receiver->mode()) == "kernel" ? Mode::automatic : Mode::userspace;
+        so.max_sockets = o.max_connections;
+        so.warn = ro.warn;
+        sender = open_sender(d, so);
+    }
     int listener = listen_on(o.listen);
 
     sigset_t mask;
@@ -85,7 +91,7 @@ int serve(const Description& d, const ServeOptions& o) {
             stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
             t.precompiled  ? "precompiled"
             : t.from_cache ? "from cache"
-                         : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
+                           : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
             t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
 
@@ -119,7 +125,7 @@ int serve(const Description& d, const ServeOptions& o) {
             if (r.status == ReceiveStatus::message) {
                 messages++;
                 if (!o.quiet) print_message(stdout, o.format, id, r.message.offset, r.message.bytes);
-                if (o.echo && !send_all(c.socket(), r.message.bytes)) {
+                if (o.echo && !echo(c, r.message.bytes)) {
                     print_event(stdout, o.format, id, "echo-failed", r.message.offset);
                     close_conn(id);
                     return;
@@ -161,6 +167,7 @@ int serve(const Description& d, const ServeOptions& o) {
                         c->set_nonblocking(true);
                         c->set_level_triggered(true);  // the epoll below is level-triggered (no EPOLLET)
                         c->set_message_timeout(std::chrono::milliseconds(o.message_timeout_ms));
+                        if (sender) c->use_send_side(sender->attach(c->socket()));
                         long id = next_id++;
                         epoll_event ce{};
                         ce.events = EPOLLIN;
