@@ -9,6 +9,8 @@
 
 #ifdef SOCKFRAME_HOST
 #include "sockframe_host_shim.h"
+#elif defined(SOCKFRAME_SEND)
+#include "sockframe_send_cursor.bpf.h" /* the send side reads a header window */
 #else
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

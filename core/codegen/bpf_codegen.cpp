@@ -353,3 +353,11 @@ std::string generate_bpf_c(const Description& d) {
 }
 
 }  // namespace sockframe
+
+namespace sockframe {
+// The main length rule (sf_frame_length and friends) for the send side's generator
+// (core/codegen/send_codegen.cpp): one definition of the rule for both programs.
+void emit_main_length_rule(std::ostringstream& o, const Description& d) {
+    emit_length_rule(o, d);
+}
+}  // namespace sockframe

@@ -17,6 +17,7 @@ Connection::Connection(std::shared_ptr<const Description> d, int socket, const c
     : desc_(std::move(d)), socket_(socket), framer_(*desc_), mode_(mode) {}
 
 Connection::~Connection() {
+    send_side_.reset();  // out of the send side while the socket is still open
     if (socket_ >= 0) close(socket_);
 }
 

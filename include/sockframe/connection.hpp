@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <sockframe/framing_error.hpp>
+#include <sockframe/send_socket.hpp>
 #include <sockframe/userspace_framer.hpp>
 
 #pragma GCC visibility push(default)  // the public API: exported from libsockframe.so
@@ -80,8 +81,14 @@ public:
     void set_message_timeout(std::chrono::milliseconds timeout) { message_timeout_ = timeout; }
     // Poll or epoll this for readability; then call receive() until would_block.
     virtual int poll_fd() const = 0;
-    // The application's own socket: write replies here.
+    // The application's own socket: write replies here, or through send().
     int socket() const { return socket_; }
+    // Sends one whole message on this socket through the send side (docs/send.md): the
+    // one given to use_send_side() (e.g. sender->attach(socket()) of open_sender()),
+    // else the userspace twin, made on first use. A malformed message closes the send side.
+    SendResult send(std::span<const uint8_t> message);
+    void use_send_side(std::unique_ptr<SendSocket> side) { send_side_ = std::move(side); }
+    SendSocket* send_side() const { return send_side_.get(); }
     const char* mode() const { return mode_; }
     const ConnectionStats& stats() const { return stats_; }
     // Stream offset of the next message to be delivered.
@@ -129,6 +136,7 @@ private:
     std::chrono::milliseconds message_timeout_{0};
     uint64_t peer_bytes_ = UINT64_MAX;  // the peer's byte count when last seen to change
     std::chrono::steady_clock::time_point peer_bytes_since_{};
+    std::unique_ptr<SendSocket> send_side_;  // released before socket_ is closed (~Connection)
 };
 
 // Creates connections for accepted sockets, on one path or the other.

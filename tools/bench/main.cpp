@@ -140,7 +140,8 @@ double median(std::vector<double> v) {
                  "usage: sockframe-bench [options]\n"
                  "  --strategies LIST   kernel,kernel-per-message,userspace,handwritten,naive (default: all);\n"
                  "                      the proxy workload: kernel,userspace,handwritten,haproxy,dnsdist,direct\n"
-                 "  --workload LIST     bulk,pingpong,drip,proxy (default: bulk,pingpong,drip)\n"
+                 "  --workload LIST     bulk,pingpong,drip,proxy (default: bulk,pingpong,drip); `--workload send\n"
+                 "                      [--seconds S]`: the send side against plain send(), 64 B - 64 KiB\n"
                  "  --proxy-protocol LIST  proxy: memcached-binary,dns (default: memcached-binary)\n"
                  "  --proxy-depth LIST  proxy: requests in flight per connection, 1 = ping-pong (default: 1,16)\n"
                  "  --framing LIST      length,delimiter (default: both)\n"
@@ -336,8 +337,20 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
 
 }  // namespace sockframe::bench
 
+namespace sockframe::bench {
+int run_send_workload(double seconds, const std::vector<size_t>& sizes);  // send_bench.cpp
+}
+
 int main(int argc, char** argv) {
     using namespace sockframe::bench;
+    // --workload send: the send side against plain send() (send_bench.cpp), its own table.
+    for (int i = 1; i + 1 < argc; i++)
+        if (std::string(argv[i]) == "--workload" && std::string(argv[i + 1]) == "send") {
+            double seconds = 2;
+            for (int j = 1; j + 1 < argc; j++)
+                if (std::string(argv[j]) == "--seconds") seconds = std::atof(argv[j + 1]);
+            return run_send_workload(seconds, {64, 512, 4096, 65536});
+        }
     Options o = parse_options(argc, argv);
     {
         utsname u{};

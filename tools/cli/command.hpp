@@ -63,6 +63,6 @@ void write_output(const std::string& path, std::string_view data);
 
 // The commands, in the order `sockframe --help` lists them.
 extern const Command check_command, gen_command, build_command, serve_command, frame_command, list_command,
-    proxy_command;
+    proxy_command, replay_command;
 
 }  // namespace sockframe::cli

@@ -14,7 +14,7 @@ namespace {
 
 const Command* const kCommands[] = {&check_command, &gen_command,   &build_command,
                                     &serve_command, &frame_command, &list_command,
-                                    &proxy_command};
+                                    &proxy_command, &replay_command};
 
 std::string top_usage() {
     std::string out = "usage: sockframe COMMAND [options]\n\n";

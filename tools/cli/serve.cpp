@@ -17,25 +17,22 @@
 #include <thread>
 #include <vector>
 
+#include <sockframe/sender.hpp>
+
 #include "listen_plan.hpp"
 
 namespace sockframe::cli {
 namespace {
 
-bool send_all(int fd, std::span<const uint8_t> bytes) {
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-        if (n > 0) {
-            done += static_cast<size_t>(n);
-        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            pollfd p{fd, POLLOUT, 0};
-            if (poll(&p, 1, 5000) <= 0) return false;  // a peer that never reads does not hang the server
-        } else {
-            return false;
-        }
+// One message back through the connection's send side; waits while the socket is full.
+bool echo(Connection& c, std::span<const uint8_t> message) {
+    SendResult r = c.send(message);
+    while (r.status == SendStatus::would_block) {
+        pollfd p{c.socket(), POLLOUT, 0};
+        if (poll(&p, 1, 5000) <= 0) return false;  // a peer that never reads does not hang the server
+        r = c.send_side()->send_rest();
     }
-    return true;
+    return r.status == SendStatus::sent;
 }
 
 // What the workers share: the receiver, the counts, and the way to stop them all.
@@ -45,6 +42,7 @@ struct ServeShared {
     int signal_fd;
     int stop_fd;  // an eventfd written once: wakes every worker's epoll for good
     const Steering* steering = nullptr;  // checked now and then by the first worker
+    Sender* sender = nullptr;            // --echo: every accepted connection writes through it
     std::atomic<long> next_id{1};
     std::atomic<unsigned long long> messages{0};
     std::atomic<unsigned> connections{0};
@@ -97,7 +95,7 @@ void serve_worker(ServeShared& shared, int listener, bool first) {
             if (r.status == ReceiveStatus::message) {
                 unsigned long long total = ++shared.messages;
                 if (!o.quiet) print_message(stdout, o.format, id, r.message.offset, r.message.bytes);
-                if (o.echo && !send_all(c.socket(), r.message.bytes)) {
+                if (o.echo && !echo(c, r.message.bytes)) {
                     print_event(stdout, o.format, id, "echo-failed", r.message.offset);
                     close_conn(id);
                     return;
@@ -142,6 +140,7 @@ void serve_worker(ServeShared& shared, int listener, bool first) {
                         c->set_nonblocking(true);
                         c->set_level_triggered(true);  // the epoll below is level-triggered (no EPOLLET)
                         c->set_message_timeout(std::chrono::milliseconds(o.message_timeout_ms));
+                        if (shared.sender) c->use_send_side(shared.sender->attach(c->socket()));
                         long id = shared.next_id++;
                         epoll_event ce{};
                         ce.events = EPOLLIN;
@@ -178,6 +177,15 @@ int serve(const Description& d, const ServeOptions& o) {
     ro.load.max_connections = o.max_connections;
     ReceiverTimings t;
     auto receiver = open_receiver(d, ro, &t);
+    // --echo writes through the send side: the kernel's when the receiver is on the kernel path.
+    std::unique_ptr<Sender> sender;
+    if (o.echo) {
+        SenderOptions so;
+        so.mode = std::string(receiver->mode()) == "kernel" ? Mode::automatic : Mode::userspace;
+        so.max_sockets = o.max_connections;
+        so.warn = ro.warn;
+        sender = open_sender(d, so);
+    }
     // After the receiver: its loopback delivery listener then exists, and steering
     // refuses a range that would take it.
     auto plan = open_listen_plan(o.listen, o.workers, o.take_over);
@@ -200,7 +208,7 @@ int serve(const Description& d, const ServeOptions& o) {
             t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
 
-    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC), plan->steering.get()};
+    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC), plan->steering.get(), sender.get()};
     std::vector<std::thread> workers;
     for (size_t i = 1; i < plan->listeners.size(); i++)
         workers.emplace_back(serve_worker, std::ref(shared), plan->listeners[i], false);
