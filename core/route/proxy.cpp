@@ -15,7 +15,6 @@ namespace {
 
 RouteMode default_route(const Description& d) {
     if (d.route && d.route->has_key()) return RouteMode::key;
-    if (d.route && d.route->has_first_key()) return RouteMode::first_key;
     return RouteMode::connection;
 }
 

@@ -48,8 +48,7 @@ struct ProxyOptions {
     std::optional<Description> response;  // frames backend -> client messages; default: request
     std::string listen = "127.0.0.1:0";   // HOST:PORT; port 0 = the kernel picks (see Proxy::port())
     std::vector<ProxyBackend> backends;
-    std::optional<RouteMode> route;  // default: key when the description has a key, first_key when
-                                     // it has only a first_key, else connection
+    std::optional<RouteMode> route;  // default: key when the description has a key, else connection
     ProxyPath path = ProxyPath::automatic;
     bool require_kernel = false;  // never fall back to the userspace path
     uint32_t max_clients = 1024;  // kernel path: sizes the maps

@@ -518,6 +518,69 @@ TEST_CASE("key movement: removing or adding one of N backends moves about 1/N of
     }
 }
 
+// A TLS 1.3-style ClientHello record with a server_name extension.
+Bytes client_hello(const std::string& sni) {
+    Bytes ext_sni;
+    uint16_t name_len = static_cast<uint16_t>(sni.size());
+    uint16_t list_len = static_cast<uint16_t>(name_len + 3);
+    ext_sni = {0,
+               0,
+               static_cast<uint8_t>((list_len + 2) >> 8),
+               static_cast<uint8_t>(list_len + 2),
+               static_cast<uint8_t>(list_len >> 8),
+               static_cast<uint8_t>(list_len),
+               0,
+               static_cast<uint8_t>(name_len >> 8),
+               static_cast<uint8_t>(name_len)};
+    for (char ch : sni) ext_sni.push_back(static_cast<uint8_t>(ch));
+    Bytes body = {3, 3};
+    for (int i = 0; i < 32; i++) body.push_back(static_cast<uint8_t>(i));
+    body.push_back(0);                                       // session id
+    for (uint8_t b : {0, 2, 0x13, 0x01}) body.push_back(b);  // cipher suites
+    for (uint8_t b : {1, 0}) body.push_back(b);              // compression
+    body.push_back(static_cast<uint8_t>(ext_sni.size() >> 8));
+    body.push_back(static_cast<uint8_t>(ext_sni.size()));
+    body.insert(body.end(), ext_sni.begin(), ext_sni.end());
+    Bytes hs = {1, 0, static_cast<uint8_t>(body.size() >> 8), static_cast<uint8_t>(body.size())};
+    hs.insert(hs.end(), body.begin(), body.end());
+    Bytes rec = {22, 3, 1, static_cast<uint8_t>(hs.size() >> 8), static_cast<uint8_t>(hs.size())};
+    rec.insert(rec.end(), hs.begin(), hs.end());
+    return rec;
+}
+
+TEST_CASE("first-key: the ClientHello's server name picks the backend, then records are forwarded") {
+    for (ProxyPath p : paths()) {
+        CAPTURE(name(p));
+        auto answer = [](const Bytes& req, uint16_t id) {
+            // One record per record received: type 23, payload = backend id, then the
+            // received record's type (so a test sees which record was answered).
+            return Bytes{23, 3, 3, 0, 2, static_cast<uint8_t>(id), req[0]};
+        };
+        Responder a(shipped("tls-records"), 1), b(shipped("tls-records"), 2);
+        a.answer = answer;
+        b.answer = answer;
+        Running px(options("tls-records", p, {"a.example=" + a.spec(), "*=" + b.spec()}, RouteMode::first_key));
+        for (auto [sni, want] : {std::pair{"A.Example", 1}, {"other.example", 2}, {"a.example", 1}}) {
+            CAPTURE(sni);
+            int fd = connect_to(px.proxy->port());
+            Bytes hello = client_hello(sni);
+            send_all(fd, hello.data(), hello.size());
+            Read first = read_messages(fd, shipped("tls-records"), 1);
+            REQUIRE(first.messages.size() == 1);
+            CHECK(first.messages[0] == Bytes{23, 3, 3, 0, 2, static_cast<uint8_t>(want), 22});
+            Bytes data;
+            for (int i = 0; i < 5; i++)
+                for (uint8_t x : {23, 3, 3, 0, 3, i, i, i}) data.push_back(x);
+            send_all(fd, data.data(), data.size());
+            Read rest = read_messages(fd, shipped("tls-records"), 5);
+            REQUIRE(rest.messages.size() == 5);
+            for (const Bytes& m : rest.messages) CHECK(m == Bytes{23, 3, 3, 0, 2, static_cast<uint8_t>(want), 23});
+            close(fd);
+        }
+        CHECK(eventually([&] { return px.proxy->map_entries() == 0; }));
+    }
+}
+
 int main(int argc, char** argv) {
     alarm(280);  // a stalled kernel path fails the test instead of hanging
     doctest::Context ctx(argc, argv);
