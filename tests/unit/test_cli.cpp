@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <sockframe/description.hpp>
+#include <sockframe/sender.hpp>
 
 #include "support.hpp"
 
@@ -34,10 +35,12 @@ std::string bin() {
     REQUIRE_MESSAGE(fs::is_regular_file(b), "no sockframe binary at " << b);
     return b;
 }
-std::string parsers_dir() { return env("SOCKFRAME_SOURCE_DIR") + "/parsers"; }
+std::string parsers_dir() {
+    return env("SOCKFRAME_SOURCE_DIR") + "/parsers";
+}
 
-const char* const kNine[] = {"dns",   "http2-frames", "json-lines",       "kafka",        "modbus-tcp",
-                             "mongodb", "mysql",      "postgresql-typed", "smtp-commands"};
+const char* const kNine[] = {"dns",     "http2-frames", "json-lines",       "kafka",        "modbus-tcp",
+                             "mongodb", "mysql",        "postgresql-typed", "smtp-commands"};
 
 // Every description in parsers/ (the nine examples and any added since).
 std::vector<fs::path> all_parsers() {
@@ -64,7 +67,8 @@ struct Run {
 Run run(const TempDir& tmp, const std::string& args, const std::string& stdin_path = "/dev/null",
         const std::string& env = "") {
     const std::string out = (tmp.path / "stdout").string(), err = (tmp.path / "stderr").string();
-    const std::string cmd = env + quote(bin()) + " " + args + " <" + quote(stdin_path) + " >" + quote(out) + " 2>" + quote(err);
+    const std::string cmd =
+        env + quote(bin()) + " " + args + " <" + quote(stdin_path) + " >" + quote(out) + " 2>" + quote(err);
     int status = std::system(cmd.c_str());
     REQUIRE_MESSAGE(WIFEXITED(status), "did not exit normally: " << cmd);
     return {WEXITSTATUS(status), read_file(out), read_file(err)};
@@ -100,27 +104,42 @@ TEST_CASE("check: every shipped parser is valid and explained") {
         Run r = run(tmp, "check " + quote(p.string()));
         CHECK(r.rc == 0);
         CHECK(r.err == "");
-        CHECK(r.out == p.string() + ": OK\n" + sockframe::explain(sockframe::load_description_file(p.string())));
+        sockframe::Description d = sockframe::load_description_file(p.string());
+        // explain() first, then what the send side enforces (docs/send.md).
+        std::string expected = p.string() + ": OK\n" + sockframe::explain(d);
+        CHECK(r.out.rfind(expected, 0) == 0);
+        sockframe::SendSideSupport s = sockframe::send_side_support(d);
+        std::string send_lines = r.out.substr(std::min(expected.size(), r.out.size()));
+        CHECK(send_lines.rfind(s.kernel ? "Send side: the kernel lets only" : "Send side: framed in userspace only: ",
+                               0) == 0);
+        for (const std::string& n : s.not_enforced)
+            CHECK(send_lines.find("Send side, not enforced: " + n + ".\n") != std::string::npos);
     }
     for (const char* name : kNine) CHECK(fs::is_regular_file(parsers_dir() + "/" + name + ".toml"));
     // One spelled out in full.
     Run r = run(tmp, "check " + quote(parsers_dir() + "/dns.toml"));
-    CHECK(r.out == parsers_dir() + "/dns.toml: OK\n"
-                   "dns-tcp: DNS over TCP (RFC 1035 \xc2\xa7" "4.2.2, RFC 7766 \xc2\xa7" "8)\n"
-                   "Each message starts with a length field: 2-byte unsigned big-endian integer at byte 0.\n"
-                   "Message size = 2 + value bytes.\n"
-                   "A size below 14 or above 65537 bytes is a framing error.\n"
-                   "On a framing error the connection stops there; every message before it is delivered.\n"
-          "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
-                   "to a delivery socket and split again in userspace.\n"
-                   "Routing key of every message (route.key, line 20):\n"
-                   "  1. (line 21) require that the u16 6 bytes from here is at least 1.\n"
-                   "  2. (line 22) skip 14 bytes.\n"
-                   "  3. (line 23) take a DNS name in wire form (labels with their length octets, through the root "
-                   "label; compression pointers are not followed); at most 255 bytes, ASCII case ignored (A-Z hashed "
-                   "as a-z).\n"
-                   "A message where a step cannot be carried out, or whose key is empty or too long, has no key.\n"
-                   "Keys are hashed with FNV-1a 64 over their bytes (bpf/sockframe_hash.h) for consistent hashing.\n");
+    CHECK(r.out ==
+          parsers_dir() +
+              "/dns.toml: OK\n"
+              "dns-tcp: DNS over TCP (RFC 1035 \xc2\xa7"
+              "4.2.2, RFC 7766 \xc2\xa7"
+              "8)\n"
+              "Each message starts with a length field: 2-byte unsigned big-endian integer at byte 0.\n"
+              "Message size = 2 + value bytes.\n"
+              "A size below 14 or above 65537 bytes is a framing error.\n"
+              "On a framing error the connection stops there; every message before it is delivered.\n"
+              "Kernel path: sk_skb stream parser on a sockhash; whole messages are redirected in batches "
+              "to a delivery socket and split again in userspace.\n"
+              "Routing key of every message (route.key, line 20):\n"
+              "  1. (line 21) require that the u16 6 bytes from here is at least 1.\n"
+              "  2. (line 22) skip 14 bytes.\n"
+              "  3. (line 23) take a DNS name in wire form (labels with their length octets, through the root "
+              "label; compression pointers are not followed); at most 255 bytes, ASCII case ignored (A-Z hashed "
+              "as a-z).\n"
+              "A message where a step cannot be carried out, or whose key is empty or too long, has no key.\n"
+              "Keys are hashed with FNV-1a 64 over their bytes (bpf/sockframe_hash.h) for consistent hashing.\n"
+              "Send side: the kernel lets only messages that follow this rule leave a socket.\n"
+              "Send side, not enforced: [route]: routing rules apply to received messages only.\n");
 }
 
 TEST_CASE("check: a bad description exits 1 with file:line:column") {
@@ -134,7 +153,8 @@ TEST_CASE("check: a bad description exits 1 with file:line:column") {
     std::string syntax = tmp.file("syntax.toml", "name = \"x\"\nmax_message = \n");
     r = run(tmp, "check " + quote(syntax));
     CHECK(r.rc == 1);
-    CHECK(r.err == "sockframe: " + syntax + ":2:15: syntax: Error while parsing key-value pair: expected value, saw '\\n'\n");
+    CHECK(r.err ==
+          "sockframe: " + syntax + ":2:15: syntax: Error while parsing key-value pair: expected value, saw '\\n'\n");
 
     r = run(tmp, "check " + quote((tmp.path / "missing.toml").string()));
     CHECK(r.rc == 1);
@@ -171,7 +191,7 @@ TEST_CASE("gen: deterministic, byte for byte") {
 TEST_CASE("frame --format jsonl: exact lines") {
     TempDir tmp;
     const std::string dns = parsers_dir() + "/dns.toml";
-    const std::string m1 = "\x00\x0c"s + "ABCDEFGHIJKL";                  // 14 bytes
+    const std::string m1 = "\x00\x0c"s + "ABCDEFGHIJKL";                      // 14 bytes
     const std::string m2 = "\x00\x0e"s + "\x00\x01\x02\xff"s + "abcdefghij";  // 16 bytes
     const std::string l1 = R"({"offset":0,"len":14,"hex":"000c4142434445464748494a4b4c"})";
     const std::string l2 = R"({"offset":14,"len":16,"hex":"000e000102ff6162636465666768696a"})";
@@ -194,49 +214,58 @@ TEST_CASE("frame --format jsonl: exact lines") {
         std::string cap = tmp.file("empty.bin", "");
         Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 0);
-        CHECK(r.out == R"({"summary":{"messages":0,"bytes":0,"ok":true}})" "\n");
+        CHECK(r.out == R"({"summary":{"messages":0,"bytes":0,"ok":true}})"
+                       "\n");
     }
     SUBCASE("too short after a good message: exit 1 with the error line") {
         std::string cap = tmp.file("short.bin", m1 + "\x00\x01"s + "zzzz");
         Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == l1 + "\n" +
-                           R"({"error":"length field gives a 3-byte message, below the minimum 14 at stream offset 14","rule":"too_short","offset":14})"
-                           "\n"
-                           R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
-                           "\n");
+        CHECK(
+            r.out ==
+            l1 + "\n" +
+                R"({"error":"length field gives a 3-byte message, below the minimum 14 at stream offset 14","rule":"too_short","offset":14})"
+                "\n"
+                R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
+                "\n");
     }
     SUBCASE("too long") {
         std::string cap2 = tmp.file("long2.bin", "\x00\x00\x00\x08"s + "12345678" + "\x7f\xff\xff\xff"s);
         Run r = run(tmp, "frame " + quote(parsers_dir() + "/kafka.toml") + " " + quote(cap2) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == R"({"offset":0,"len":12,"hex":"000000083132333435363738"})"
-                       "\n"
-                       R"({"error":"length field gives a 2147483651-byte message, above max_message 104857604 at stream offset 12","rule":"too_long","offset":12})"
-                       "\n"
-                       R"({"summary":{"messages":1,"bytes":12,"ok":false}})"
-                       "\n");
+        CHECK(
+            r.out ==
+            R"({"offset":0,"len":12,"hex":"000000083132333435363738"})"
+            "\n"
+            R"({"error":"length field gives a 2147483651-byte message, above max_message 104857604 at stream offset 12","rule":"too_long","offset":12})"
+            "\n"
+            R"({"summary":{"messages":1,"bytes":12,"ok":false}})"
+            "\n");
     }
     SUBCASE("truncated at the end of the capture") {
         std::string cap = tmp.file("trunc.bin", m1 + m2.substr(0, 5));
         Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == l1 + "\n" +
-                           R"({"error":"truncated message (5 of 16 bytes) at stream offset 14","rule":"truncated","offset":14})"
-                           "\n"
-                           R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
-                           "\n");
+        CHECK(r.out ==
+              l1 + "\n" +
+                  R"({"error":"truncated message (5 of 16 bytes) at stream offset 14","rule":"truncated","offset":14})"
+                  "\n"
+                  R"({"summary":{"messages":1,"bytes":14,"ok":false}})"
+                  "\n");
     }
     SUBCASE("no delimiter: the error text is escaped as JSON") {
         std::string cap = tmp.file("smtp.bin", "HELO x\r\n" + std::string(1000, 'x') + "\r\n");
-        Run r = run(tmp, "frame " + quote(parsers_dir() + "/smtp-commands.toml") + " " + quote(cap) + " --format jsonl");
+        Run r =
+            run(tmp, "frame " + quote(parsers_dir() + "/smtp-commands.toml") + " " + quote(cap) + " --format jsonl");
         CHECK(r.rc == 1);
-        CHECK(r.out == R"({"offset":0,"len":8,"hex":"48454c4f20780d0a"})"
-                       "\n"
-                       R"({"error":"no delimiter \"\\r\\n\" within max_message 1000 bytes at stream offset 8","rule":"no_delimiter","offset":8})"
-                       "\n"
-                       R"({"summary":{"messages":1,"bytes":8,"ok":false}})"
-                       "\n");
+        CHECK(
+            r.out ==
+            R"({"offset":0,"len":8,"hex":"48454c4f20780d0a"})"
+            "\n"
+            R"({"error":"no delimiter \"\\r\\n\" within max_message 1000 bytes at stream offset 8","rule":"no_delimiter","offset":8})"
+            "\n"
+            R"({"summary":{"messages":1,"bytes":8,"ok":false}})"
+            "\n");
     }
 }
 
@@ -246,15 +275,17 @@ TEST_CASE("frame: text format, and a capture larger than one read") {
     std::string cap = tmp.file("good.bin", "\x00\x0c"s + "ABCDEFGHIJKL" + "\x00\x0e"s + std::string(14, '"'));
     Run r = run(tmp, "frame " + quote(dns) + " " + quote(cap));
     CHECK(r.rc == 0);
-    CHECK(r.out == "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
-                   "message offset=14 len=16 \"\\x00\\x0e\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\"\n"
-                   "2 messages, 30 bytes framed\n");
+    CHECK(r.out ==
+          "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
+          "message offset=14 len=16 \"\\x00\\x0e\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\"\n"
+          "2 messages, 30 bytes framed\n");
     std::string bad = tmp.file("bad.bin", "\x00\x0c"s + "ABCDEFGHIJKL" + "\x00\x02"s);
     r = run(tmp, "frame " + quote(dns) + " " + quote(bad));
     CHECK(r.rc == 1);
-    CHECK(r.out == "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
-                   "error too_short: length field gives a 4-byte message, below the minimum 14 at stream offset 14\n"
-                   "1 messages, 14 bytes framed, stopped by a framing error\n");
+    CHECK(r.out ==
+          "message offset=0 len=14 \"\\x00\\x0cABCDEFGHIJKL\"\n"
+          "error too_short: length field gives a 4-byte message, below the minimum 14 at stream offset 14\n"
+          "1 messages, 14 bytes framed, stopped by a framing error\n");
 
     // 3000 lines of 100 bytes: 300000 bytes, several 64 KiB reads, lines across read boundaries.
     std::string big;
@@ -430,9 +461,10 @@ TEST_CASE("check: a key that cannot be is refused with the reason") {
     Run r = run(tmp, "check " + quote(kafka));
     CHECK(r.rc == 1);
     CHECK(r.out == "");
-    CHECK(r.err == "sockframe: " + kafka +
-                       ":6:32: route.key[1].take: \"topic\" is not a take kind: an MQTT PUBLISH topic is take_prefixed "
-                       "= \"u16\" after the fixed header; a Kafka topic cannot be a key: it follows the client id in a "
-                       "request body whose layout depends on api_key and api_version (compact strings and tagged fields "
-                       "in flexible versions), so no one step sequence finds it in every request\n");
+    CHECK(r.err ==
+          "sockframe: " + kafka +
+              ":6:32: route.key[1].take: \"topic\" is not a take kind: an MQTT PUBLISH topic is take_prefixed "
+              "= \"u16\" after the fixed header; a Kafka topic cannot be a key: it follows the client id in a "
+              "request body whose layout depends on api_key and api_version (compact strings and tagged fields "
+              "in flexible versions), so no one step sequence finds it in every request\n");
 }
