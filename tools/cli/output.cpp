@@ -14,10 +14,24 @@ std::string hex(std::span<const uint8_t> bytes) {
     return s;
 }
 
-namespace {
 std::string json_string(const std::string& s) {
-    return "\"" + escape_bytes(s) + "\"";
+    std::string out = "\"";
+    for (unsigned char ch : s) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += static_cast<char>(ch);
+        } else if (ch < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+            out += buf;
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+    return out + "\"";
 }
+
+namespace {
 std::string conn_field(long conn) {
     return conn < 0 ? "" : "\"conn\":" + std::to_string(conn) + ",";
 }

@@ -17,23 +17,6 @@
 namespace sockframe::cli {
 namespace {
 
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char ch : s) {
-        if (ch == '"' || ch == '\\') {
-            out += '\\';
-            out += static_cast<char>(ch);
-        } else if (ch < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-            out += buf;
-        } else {
-            out += static_cast<char>(ch);
-        }
-    }
-    return out + "\"";
-}
-
 void print_counters(FILE* out, Format f, const ProxyCounters& c) {
     if (f == Format::jsonl) {
         for (const ProxyBackendCounters& b : c.backends)
