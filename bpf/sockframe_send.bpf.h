@@ -2,7 +2,8 @@
 /*
  * sockframe send-side runtime: the part of every generated SK_MSG program that does
  * not depend on the protocol. The generated file defines SOCKFRAME_SEND, the
- * protocol's sf_frame_length() (the same rule the stream parser uses) and
+ * protocol's sf_frame_length() (the same rule the stream parser uses) or its
+ * delimiter (SF_FRAMING_DELIMITER, sf_is_delim: sockframe_send_delim.bpf.h) and
  * SF_MAX_MESSAGE, then includes this header, which supplies sf_send: the msg verdict
  * on sf_send_sockets that lets only well-formed messages leave the socket.
  *
@@ -44,6 +45,7 @@ struct {
 	__type(value, struct sf_send_conn);
 } sf_send_conns SEC(".maps");
 
+#ifndef SF_FRAMING_DELIMITER
 /* Copies this run's first bytes behind the held ones into the header window.
  * Returns the bytes in the window. */
 static __always_inline __u32 sf_fill_window(struct sk_msg_md *msg, struct sf_send_conn *st)
@@ -72,6 +74,7 @@ static __always_inline __u32 sf_fill_window(struct sk_msg_md *msg, struct sf_sen
 		return held;
 	return held + want;
 }
+#endif
 
 /* Records why the message starting at the held bytes is malformed, and drops it. */
 static __always_inline int sf_send_reject(struct sf_send_conn *st, int rule, __u64 value)
@@ -96,25 +99,17 @@ static __always_inline int sf_send_pass(struct sk_msg_md *msg, struct sf_send_co
 	return SK_PASS;
 }
 
-SEC("sk_msg")
-int sf_send(struct sk_msg_md *msg)
+#ifdef SF_FRAMING_DELIMITER
+#include "sockframe_send_delim.bpf.h" /* sf_send_delimited */
+#else
+/* One run under a length rule: the rest of a message of known length, or the
+ * length read from the header window. */
+static __always_inline int sf_send_length(struct sk_msg_md *msg, struct sf_send_conn *st, __u32 rerun)
 {
-	struct sf_send_conn *st;
 	struct sf_cursor cur;
 	__u64 total = 0, value = 0, need, size = msg->size;
-	__u32 rerun, room;
+	__u32 room;
 	int r;
-
-	if (!msg->sk)
-		return SK_PASS;
-	st = bpf_sk_storage_get(&sf_send_conns, msg->sk, 0, 0);
-	if (!st)
-		return SK_PASS; /* not registered by the core: not ours to judge */
-	st->calls++;
-	if (st->error)
-		return SK_DROP;
-	rerun = st->rerun;
-	st->rerun = 0;
 
 	if (st->left) { /* the rest of a message whose length is known */
 		need = st->left < size ? st->left : size;
@@ -164,6 +159,30 @@ int sf_send(struct sk_msg_md *msg)
 	st->bytes += total;
 	st->left = need - size;
 	return sf_send_pass(msg, st, size);
+}
+#endif
+
+SEC("sk_msg")
+int sf_send(struct sk_msg_md *msg)
+{
+	struct sf_send_conn *st;
+	__u32 rerun;
+
+	if (!msg->sk)
+		return SK_PASS;
+	st = bpf_sk_storage_get(&sf_send_conns, msg->sk, 0, 0);
+	if (!st)
+		return SK_PASS; /* not registered by the core: not ours to judge */
+	st->calls++;
+	if (st->error)
+		return SK_DROP;
+	rerun = st->rerun;
+	st->rerun = 0;
+#ifdef SF_FRAMING_DELIMITER
+	return sf_send_delimited(msg, st, rerun);
+#else
+	return sf_send_length(msg, st, rerun);
+#endif
 }
 
 #endif /* SOCKFRAME_SEND_BPF_H */

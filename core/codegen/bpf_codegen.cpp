@@ -360,4 +360,8 @@ namespace sockframe {
 void emit_main_length_rule(std::ostringstream& o, const Description& d) {
     emit_length_rule(o, d);
 }
+
+void emit_main_delimiter_rule(std::ostringstream& o, const Description& d) {
+    emit_delimiter_rule(o, d);
+}
 }  // namespace sockframe

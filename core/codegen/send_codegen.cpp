@@ -1,5 +1,5 @@
-// The send side's generator: the description's length rule (the same text the stream
-// parser gets) followed by the SK_MSG runtime, bpf/sockframe_send.bpf.h.
+// The send side's generator: the description's length rule or delimiter (the same text
+// the stream parser gets) followed by the SK_MSG runtime, bpf/sockframe_send.bpf.h.
 #include <sockframe/sender.hpp>
 
 #include "codegen/c_text.hpp"
@@ -31,17 +31,12 @@ uint64_t header_bytes_needed(const Description& d) {
 
 SendSideSupport send_side_support(const Description& d) {
     SendSideSupport s;
-    if (!d.is_length()) {
-        s.kernel = false;
-        s.kernel_reason =
-            "a delimiter can only be found by scanning every byte the writer sends, and the send program "
-            "does not scan (yet): the userspace twin frames delimited messages before writing them";
-    } else if (d.first) {
+    if (d.first) {
         s.kernel = false;
         s.kernel_reason =
             "the stream's first message is framed by a rule of its own (preface or first_length), which the "
             "send program does not know: the userspace twin frames such streams";
-    } else if (uint64_t need = header_bytes_needed(d); need > SF_SEND_WINDOW) {
+    } else if (uint64_t need = d.is_length() ? header_bytes_needed(d) : 0; need > SF_SEND_WINDOW) {
         s.kernel = false;
         s.kernel_reason = "the length is known only after " + std::to_string(need) +
                           " header bytes; the send program looks at most at " + std::to_string(SF_SEND_WINDOW);
@@ -65,7 +60,10 @@ std::string generate_bpf_send_c(const Description& d) {
       << " * description and run  sockframe gen --send " << comment_safe(file) << "\n */\n"
       << "#define SOCKFRAME_SEND 1\n"
       << "#include \"sockframe_prelude.bpf.h\"\n\n";
-    emit_main_length_rule(o, d);
+    if (d.is_length())
+        emit_main_length_rule(o, d);
+    else
+        emit_main_delimiter_rule(o, d);
     o << "\n/* sf_send, the msg verdict: the same for every protocol. */\n"
       << "#include \"sockframe_send.bpf.h\"\n";
     return o.str();

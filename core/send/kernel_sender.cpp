@@ -63,8 +63,11 @@ protected:
         if (st->error >= SF_ERR_TOO_LONG && st->error <= SF_ERR_BAD_PREFACE)
             return make_error(*desc_, static_cast<FramingErrorKind>(st->error), st->error_value, st->error_offset);
         FramingError e = make_error(*desc_, FramingErrorKind::kernel, st->error_value, st->error_offset);
-        e.message =
-            "the send program could not read the length within " + std::to_string(SF_SEND_WINDOW) + " header bytes";
+        if (st->error == SF_ERR_SEND_READ)
+            e.message = "the send program could not read the bytes it had to scan (bpf_msg_pull_data failed)";
+        else
+            e.message = "the send program could not read the length within " + std::to_string(SF_SEND_WINDOW) +
+                        " header bytes";
         return e;
     }
 

@@ -15,15 +15,17 @@
 namespace sockframe {
 namespace {
 
-// Carries two messages through a throwaway loopback connection the way that stalls a
-// socket if the send side corks after an apply (message 1 and the first byte of
-// message 2 in one write, then the rest), and checks every byte arrives. A message
-// is made of the smallest total the rule allows ("" when none is easy to make: skip).
-std::string probe(Sender& sender, const Description& d) {
+// The smallest message the rule allows, or empty when none is easy to make.
+std::vector<uint8_t> probe_message(const Description& d) {
+    if (!d.is_length()) {  // one byte that cannot start the delimiter, then the delimiter
+        const std::string& delim = d.delimiter().bytes;
+        std::string msg = (delim[0] == 'a' ? "b" : "a") + delim;
+        return std::vector<uint8_t>(msg.begin(), msg.end());
+    }
     const LengthField& f = d.length();
     const UintLength* u = f.as_uint();
     if (!u || u->conditional() || !d.magic.empty() || !f.magic.empty() || f.scale != 1 || u->has_mask || u->shift ||
-        !f.special_values.empty())
+        !f.special_values.empty() || !d.trailer.empty())
         return {};
     uint64_t total = std::max<uint64_t>(f.effective_min(), u->header);
     if (total > 4096 || total < u->header) return {};
@@ -33,7 +35,17 @@ std::string probe(Sender& sender, const Description& d) {
         uint32_t shift = 8 * (u->byte_order == ByteOrder::big ? u->width - 1 - i : i);
         msg[f.offset + i] = static_cast<uint8_t>(shift < 64 ? v >> shift : 0);
     }
-    if (!d.trailer.empty()) return {};
+    return msg;
+}
+
+// Carries two messages through a throwaway loopback connection the way that stalls a
+// socket if the send side corks after an apply (message 1 and the first byte of
+// message 2 in one write, then the rest), and checks every byte arrives ("" when no
+// probe message is easy to make: skip).
+std::string probe(Sender& sender, const Description& d) {
+    std::vector<uint8_t> msg = probe_message(d);
+    if (msg.size() < 2) return {};
+    const size_t total = msg.size();
     sockaddr_in addr{};
     Fd listener = loopback_listener(addr, 1);
     if (listener.fd < 0) return "no loopback listener";

@@ -145,7 +145,7 @@ TEST_CASE("mutation: the chunked delimiter scan skips one candidate per step") {
 }
 TEST_CASE("mutation: the word-at-a-time test misses the last byte of each word") {
     require_detected("SWAR without the top byte", kDelim,
-                     {{"sockframe_runtime.bpf.h", "& ~x & SF_HIGHS) != 0", "& ~x & (SF_HIGHS >> 8)) != 0"}});
+                     {{"sockframe_delim_scan.bpf.h", "& ~x & SF_HIGHS) != 0", "& ~x & (SF_HIGHS >> 8)) != 0"}});
 }
 TEST_CASE("mutation: the length batch ignores batch_max_bytes") {
     require_detected("byte cap ignored", kLen,

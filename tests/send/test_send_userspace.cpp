@@ -84,27 +84,31 @@ TEST_CASE("automatic: a description the kernel can't enforce falls back with exa
     std::vector<std::string> warnings;
     SenderOptions o;
     o.warn = [&](const std::string& w) { warnings.push_back(w); };
-    auto sender = open_sender(shipped("line-crlf"), o);
+    auto sender = open_sender(shipped("http2"), o);  // a preface: a first message framed apart
     CHECK(std::string(sender->mode()) == "userspace");
     REQUIRE(warnings.size() == 1);
-    CHECK(warnings[0].find("delimiter") != std::string::npos);
+    CHECK(warnings[0].find("preface") != std::string::npos);
     Listener l;
     Pair p(l);
     auto a = sender->attach(p.client);
     auto b = sender->attach(p.client);  // attaching more sockets says nothing more
     CHECK(warnings.size() == 1);
-    std::string line = "hello\r\n";
-    CHECK(a->send(Bytes(line.begin(), line.end())).status == SendStatus::sent);
+    std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    CHECK(a->send(Bytes(preface.begin(), preface.end())).status == SendStatus::sent);
     o.mode = Mode::kernel;
-    CHECK_THROWS(open_sender(shipped("line-crlf"), o));  // --require-kernel refuses the fallback
+    CHECK_THROWS(open_sender(shipped("http2"), o));  // --require-kernel refuses the fallback
 }
 
 TEST_CASE("send_side_support: what check reports") {
     CHECK(send_side_support(shipped("dns")).kernel);
-    SendSideSupport lines = send_side_support(shipped("line-crlf"));
-    CHECK_FALSE(lines.kernel);
-    CHECK(lines.kernel_reason.find("delimiter") != std::string::npos);
-    CHECK_THROWS_AS(generate_bpf_send_c(shipped("line-crlf")), std::invalid_argument);
+    CHECK(send_side_support(shipped("line-crlf")).kernel);  // delimiters: the program scans
+    SendSideSupport h2 = send_side_support(shipped("http2"));
+    CHECK_FALSE(h2.kernel);
+    CHECK(h2.kernel_reason.find("preface") != std::string::npos);
+    CHECK_THROWS_AS(generate_bpf_send_c(shipped("http2")), std::invalid_argument);
+    std::string lines = generate_bpf_send_c(shipped("line-crlf"));
+    CHECK(lines.find("#define SF_FRAMING_DELIMITER 1") != std::string::npos);
+    CHECK(lines == generate_bpf_send_c(shipped("line-crlf")));  // deterministic
     std::string c = generate_bpf_send_c(shipped("dns"));
     CHECK(c.find("#define SOCKFRAME_SEND 1") != std::string::npos);
     CHECK(c.find("#include \"sockframe_send.bpf.h\"") != std::string::npos);
