@@ -141,7 +141,8 @@ double median(std::vector<double> v) {
                  "  --strategies LIST   kernel,kernel-per-message,userspace,handwritten,naive (default: all);\n"
                  "                      the proxy workload: kernel,userspace,handwritten,haproxy,dnsdist,direct\n"
                  "  --workload LIST     bulk,pingpong,drip,proxy (default: bulk,pingpong,drip); `--workload send\n"
-                 "                      [--seconds S]`: the send side against plain send(), 64 B - 64 KiB\n"
+                 "                      [--seconds S] [--local-delivery]`: the send side against plain send(),\n"
+                 "                      64 B - 64 KiB (--local-delivery adds sk_msg ingress redirects)\n"
                  "  --proxy-protocol LIST  proxy: memcached-binary,dns (default: memcached-binary)\n"
                  "  --proxy-depth LIST  proxy: requests in flight per connection, 1 = ping-pong (default: 1,16)\n"
                  "  --framing LIST      length,delimiter (default: both)\n"
@@ -338,7 +339,7 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
 }  // namespace sockframe::bench
 
 namespace sockframe::bench {
-int run_send_workload(double seconds, const std::vector<size_t>& sizes);  // send_bench.cpp
+int run_send_workload(double seconds, const std::vector<size_t>& sizes, bool with_local);  // send_bench.cpp
 }
 
 int main(int argc, char** argv) {
@@ -347,9 +348,12 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i++)
         if (std::string(argv[i]) == "--workload" && std::string(argv[i + 1]) == "send") {
             double seconds = 2;
-            for (int j = 1; j + 1 < argc; j++)
-                if (std::string(argv[j]) == "--seconds") seconds = std::atof(argv[j + 1]);
-            return run_send_workload(seconds, {64, 512, 4096, 65536});
+            bool local = false;
+            for (int j = 1; j < argc; j++) {
+                if (std::string(argv[j]) == "--seconds" && j + 1 < argc) seconds = std::atof(argv[j + 1]);
+                if (std::string(argv[j]) == "--local-delivery") local = true;
+            }
+            return run_send_workload(seconds, {64, 512, 4096, 65536}, local);
         }
     Options o = parse_options(argc, argv);
     {

@@ -7,7 +7,9 @@
 //    round trips p50/p99, for a single write, 8 plain writes (TCP_NODELAY) and the send
 //    side given the message in 8 pieces (docs/send.md: within 10 us of a single write).
 // Senders: plain send(); `sk_msg-pass`, the kernel's SK_MSG path with a verdict that
-// passes everything (what the kernel costs); `kernel`, sockframe's generated program;
+// passes everything (what the kernel costs); `sk_msg-local` (--local-delivery), each
+// sendmsg redirected into the peer's receive queue, skipping TCP (issue 14 item 5:
+// measured, not adopted; docs/send.md); `kernel`, sockframe's generated program;
 // `userspace`, the twin. Not the matrix of main.cpp: the send side is measured alone.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,15 +46,17 @@ struct SenderKind {
     const char* name;
     Sender* sender = nullptr;                      // kernel / userspace
     const PassThroughSendProgram* pass = nullptr;  // sk_msg-pass
+    const LocalDeliveryProgram* local = nullptr;   // sk_msg-local
 };
 
 struct Connection {
     Fd listener, client, server;
     std::unique_ptr<SendSocket> side;
     const PassThroughSendProgram* pass = nullptr;
+    const LocalDeliveryProgram* local = nullptr;
     bool ok = false;
 
-    explicit Connection(const SenderKind& k) : pass(k.pass) {
+    explicit Connection(const SenderKind& k) : pass(k.pass), local(k.local) {
         sockaddr_in addr{};
         listener = loopback_listener(addr, 1);
         client = Fd(socket(AF_INET, SOCK_STREAM, 0));
@@ -63,11 +67,16 @@ struct Connection {
         setsockopt(server.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (k.sender) side = k.sender->attach(client.fd);
         if (pass && pass->attach(client.fd) != 0) return;
+        if (local && local->attach_pair(client.fd, server.fd) != 0) return;
         ok = true;
     }
     ~Connection() {
         side.reset();
         if (pass && client.fd >= 0) pass->detach(client.fd);
+        if (local) {  // out of the map before the sockets close
+            if (client.fd >= 0) local->detach(client.fd);
+            if (server.fd >= 0) local->detach(server.fd);
+        }
     }
     // One message: through the send side in `pieces` sendmsgs, else plain writes.
     bool send_message(const std::vector<uint8_t>& msg, size_t pieces) {
@@ -162,19 +171,21 @@ Latency run_latency(const SenderKind& k, size_t size, size_t pieces, double seco
 
 }  // namespace
 
-int run_send_workload(double seconds, const std::vector<size_t>& sizes) {
+int run_send_workload(double seconds, const std::vector<size_t>& sizes, bool with_local) {
     Description d = parse_description(
         "name = \"bench-send\"\nsummary = \"sockframe-bench send workload\"\nmax_message = 1048576\n"
         "[length]\noffset = 0\nwidth = 4\n",
         "bench-send.toml");
     std::unique_ptr<Sender> kernel, twin;
     std::unique_ptr<PassThroughSendProgram> pass;
+    std::unique_ptr<LocalDeliveryProgram> local;
     SenderOptions o;
     o.mode = Mode::kernel;
     o.cork_max = 1 << 20;
     try {
         kernel = open_sender(d, o);
         pass = std::make_unique<PassThroughSendProgram>();
+        if (with_local) local = std::make_unique<LocalDeliveryProgram>();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sockframe-bench: kernel send side unavailable: %s\n", e.what());
     }
@@ -182,6 +193,7 @@ int run_send_workload(double seconds, const std::vector<size_t>& sizes) {
     twin = open_sender(d, o);
     std::vector<SenderKind> kinds = {{"plain"}};
     if (pass) kinds.push_back({"sk_msg-pass", nullptr, pass.get()});
+    if (local) kinds.push_back({"sk_msg-local", nullptr, nullptr, local.get()});
     if (kernel) kinds.push_back({"kernel", kernel.get()});
     kinds.push_back({"userspace", twin.get()});
 
