@@ -116,15 +116,59 @@ uint64_t ExternalProxy::cpu_ns() const {
     return sum;
 }
 
+bool ExternalProxy::make_dir() {
+    char tmpl[] = "/tmp/sockframe-bench-proxy-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        why_not = std::string("mkdtemp: ") + std::strerror(errno);
+        return false;
+    }
+    dir_ = tmpl;
+    return true;
+}
+
+// Runs argv with its output in dir_/log until it is ready: `ready_line` in the log (if
+// given) and listen_port accepting; else why_not says what it printed first.
+void ExternalProxy::launch(std::vector<std::string> argv, const std::string& ready_line, uint16_t listen_port) {
+    std::string log = dir_ + "/log";
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        dup2(null, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char*> args;
+        for (auto& x : argv) args.push_back(x.data());
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    pid_ = pid;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            pid_ = -1;
+            why_not = argv[0] + " exited (" + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                      "): " + first_line(read_file(log));
+            return;
+        }
+        bool ready = ready_line.empty() ? accepts(listen_port)
+                                        : read_file(log).find(ready_line) != std::string::npos && accepts(listen_port);
+        if (ready) return;
+        if (std::chrono::steady_clock::now() > deadline) {
+            why_not = argv[0] + " did not start within 20 s: " + first_line(read_file(log));
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 std::unique_ptr<ExternalProxy> start_external_proxy(Strategy s, const ProxyProtocol& proto, uint16_t port_a,
                                                     uint16_t port_b, uint16_t& listen_port) {
     auto p = std::make_unique<ExternalProxy>();
-    char tmpl[] = "/tmp/sockframe-bench-proxy-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        p->why_not = std::string("mkdtemp: ") + std::strerror(errno);
-        return p;
-    }
-    p->dir_ = tmpl;
+    if (!p->make_dir()) return p;
     listen_port = unused_port();
     std::string listen = "127.0.0.1:" + std::to_string(listen_port);
     std::string a = "127.0.0.1:" + std::to_string(port_a), b = "127.0.0.1:" + std::to_string(port_b);
@@ -184,40 +228,62 @@ std::unique_ptr<ExternalProxy> start_external_proxy(Strategy s, const ProxyProto
         p->why_not = std::string("not a proxy strategy: ") + name(s);
         return p;
     }
-    std::string log = p->dir_ + "/log";
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        dup2(null, 0);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        std::vector<char*> args;
-        for (auto& x : argv) args.push_back(x.data());
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    p->pid_ = pid;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-        int status = 0;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            p->pid_ = -1;
-            p->why_not = argv[0] + " exited (" + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
-                         "): " + first_line(read_file(log));
+    p->launch(argv, ready_line, listen_port);
+    return p;
+}
+
+std::unique_ptr<ExternalProxy> start_sni_proxy(Strategy s, uint16_t port_a, uint16_t port_b, uint16_t& listen_port) {
+    auto p = std::make_unique<ExternalProxy>();
+    if (!p->make_dir()) return p;
+    listen_port = unused_port();
+    std::string listen = "127.0.0.1:" + std::to_string(listen_port);
+    std::string a = "127.0.0.1:" + std::to_string(port_a), b = "127.0.0.1:" + std::to_string(port_b);
+    std::vector<std::string> argv;
+    std::string ready_line;
+    if (s == Strategy::kernel || s == Strategy::userspace) {
+        std::string bin = sockframe_program();
+        if (bin.empty()) {
+            p->why_not = "no sockframe program (set SOCKFRAME_BIN)";
             return p;
         }
-        bool ready = ready_line.empty() ? accepts(listen_port)
-                                        : read_file(log).find(ready_line) != std::string::npos && accepts(listen_port);
-        if (ready) return p;
-        if (std::chrono::steady_clock::now() > deadline) {
-            p->why_not = argv[0] + " did not start within 20 s: " + first_line(read_file(log));
+        argv = {bin,
+                "proxy",
+                "tls-records",
+                "--listen",
+                listen,
+                "--route",
+                "first-key",
+                "--backend",
+                "a.example=" + a,
+                "--backend",
+                "b.example=" + b,
+                "--path",
+                s == Strategy::kernel ? "kernel" : "userspace"};
+        if (s == Strategy::kernel) argv.push_back("--require-kernel");
+        ready_line = "sockframe: proxying";
+    } else if (s == Strategy::haproxy) {
+        std::string bin = find_program({"/usr/sbin/haproxy", "/usr/bin/haproxy"});
+        if (bin.empty()) {
+            p->why_not = "haproxy is not installed (package haproxy)";
             return p;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        // HAProxy's documented SNI routing without terminating TLS: wait for the whole
+        // ClientHello, then pick the backend by req.ssl_sni; splice where it helps.
+        std::ofstream(p->dir_ + "/haproxy.cfg")
+            << "global\n  maxconn 4096\ndefaults\n  mode tcp\n  option splice-auto\n  timeout connect 5s\n"
+               "  timeout client 60s\n  timeout server 60s\nfrontend sni\n  bind "
+            << listen
+            << "\n  tcp-request inspect-delay 5s\n  tcp-request content accept if { req_ssl_hello_type 1 }\n"
+               "  use_backend a if { req.ssl_sni -i a.example }\n  use_backend b if { req.ssl_sni -i b.example }\n"
+               "backend a\n  server a "
+            << a << "\nbackend b\n  server b " << b << "\n";
+        argv = {bin, "-db", "-f", p->dir_ + "/haproxy.cfg"};
+    } else {
+        p->why_not = std::string("not an SNI proxy strategy: ") + name(s);
+        return p;
     }
+    p->launch(argv, ready_line, listen_port);
+    return p;
 }
 
 }  // namespace sockframe::bench

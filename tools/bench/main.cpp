@@ -142,7 +142,9 @@ double median(std::vector<double> v) {
                  "                      the proxy workload: kernel,userspace,handwritten,haproxy,dnsdist,direct\n"
                  "  --workload LIST     bulk,pingpong,drip,proxy (default: bulk,pingpong,drip); `--workload send\n"
                  "                      [--seconds S] [--local-delivery]`: the send side against plain send(),\n"
-                 "                      64 B - 64 KiB (--local-delivery adds sk_msg ingress redirects)\n"
+                 "                      64 B - 64 KiB (--local-delivery adds sk_msg ingress redirects);\n"
+                 "                      `--workload sni`: TLS routed by server name, sockframe proxy --route\n"
+                 "                      first-key vs HAProxy req.ssl_sni (defaults: --sizes 4K,16K --connections 1,16)\n"
                  "  --proxy-protocol LIST  proxy: memcached-binary,dns (default: memcached-binary)\n"
                  "  --proxy-depth LIST  proxy: requests in flight per connection, 1 = ping-pong (default: 1,16)\n"
                  "  --framing LIST      length,delimiter (default: both)\n"
@@ -340,6 +342,7 @@ CellResult median_of(const std::vector<CellResult>& rounds) {
 
 namespace sockframe::bench {
 int run_send_workload(double seconds, const std::vector<size_t>& sizes, bool with_local);  // send_bench.cpp
+int run_sni_workload(const Options& o);                                                    // sni_bench.cpp
 }
 
 int main(int argc, char** argv) {
@@ -354,6 +357,21 @@ int main(int argc, char** argv) {
                 if (std::string(argv[j]) == "--local-delivery") local = true;
             }
             return run_send_workload(seconds, {64, 512, 4096, 65536}, local);
+        }
+    // --workload sni: TLS routed by server name (sni_bench.cpp), its own tables; the usual
+    // options, with defaults of its own where none are given.
+    for (int i = 1; i + 1 < argc; i++)
+        if (std::string(argv[i]) == "--workload" && std::string(argv[i + 1]) == "sni") {
+            std::vector<std::string> args;
+            auto given = [&](const char* flag) { return std::find(argv, argv + argc, std::string(flag)) != argv + argc; };
+            for (int j = 0; j < argc; j++)
+                if (j != i && j != i + 1) args.push_back(argv[j]);
+            if (!given("--strategies")) args.insert(args.end(), {"--strategies", "kernel,userspace,haproxy,direct"});
+            if (!given("--sizes")) args.insert(args.end(), {"--sizes", "4K,16K"});
+            if (!given("--connections")) args.insert(args.end(), {"--connections", "1,16"});
+            std::vector<char*> ptrs;
+            for (auto& a : args) ptrs.push_back(a.data());
+            return run_sni_workload(parse_options(static_cast<int>(ptrs.size()), ptrs.data()));
         }
     Options o = parse_options(argc, argv);
     {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <sockframe/description.hpp>
 #include "bench.hpp"
@@ -42,11 +43,19 @@ public:
 private:
     friend std::unique_ptr<ExternalProxy> start_external_proxy(Strategy, const ProxyProtocol&, uint16_t, uint16_t,
                                                                uint16_t&);
+    friend std::unique_ptr<ExternalProxy> start_sni_proxy(Strategy, uint16_t, uint16_t, uint16_t&);
+    bool make_dir();
+    void launch(std::vector<std::string> argv, const std::string& ready_line, uint16_t listen_port);
     pid_t pid_ = -1;
     std::string dir_;
 };
 std::unique_ptr<ExternalProxy> start_external_proxy(Strategy s, const ProxyProtocol& proto, uint16_t port_a,
                                                     uint16_t port_b, uint16_t& listen_port);
+
+// A proxy routing TLS connections by server name to a.example -> port_a, b.example ->
+// port_b (sni_bench.cpp): `sockframe proxy tls-records --route first-key` (kernel,
+// userspace) or HAProxy (req.ssl_sni, TCP mode, splice-auto).
+std::unique_ptr<ExternalProxy> start_sni_proxy(Strategy s, uint16_t port_a, uint16_t port_b, uint16_t& listen_port);
 
 CellResult run_proxy_cell(const CellSpec& spec, const Options& o);
 
