@@ -5,6 +5,8 @@
 // connection and removes every map entry of it; no payload byte passes through.
 #include <linux/bpf.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -375,6 +377,16 @@ private:
         }
     }
 
+    // A reset socket (TCP_CLOSE) can send nothing more, yet SIOCOUTQ still counts what
+    // was in flight when the reset came: waiting for it to drain held the client's
+    // backend connections open for good (found with a TLS client that reset after its
+    // handshake, in front of a single-threaded openssl s_server).
+    static bool tcp_closed(int fd) {
+        tcp_info ti{};
+        socklen_t len = sizeof ti;
+        return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE;
+    }
+
     uint64_t moved(const KClient& c) const {
         uint64_t n = 0;
         for (const KSocket& s : c.sockets)
@@ -401,7 +413,8 @@ private:
                 continue;
             }
             int unsent = 0;
-            if (c.sockets[0].fd.fd >= 0) ioctl(c.sockets[0].fd.fd, SIOCOUTQ, &unsent);
+            if (c.sockets[0].fd.fd >= 0 && !tcp_closed(c.sockets[0].fd.fd))
+                ioctl(c.sockets[0].fd.fd, SIOCOUTQ, &unsent);
             if (now - c.last_progress > std::chrono::milliseconds(kDrainQuietMs) && unsent == 0) close_client(c);
         }
     }
