@@ -9,11 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -35,6 +37,20 @@ inline std::string kernel_log_marks() {
     while (fgets(buf, sizeof buf, p)) out += buf;
     pclose(p);
     return out;
+}
+
+// Runs `run` (the doctest cases) and fails the run when dmesg gained BUG/WARNING lines
+// meanwhile: a kernel that complained is a failure even if every check passed.
+inline int with_kernel_log_check(const char* during, const std::function<int()>& run) {
+    std::string before = kernel_log_marks();
+    int rc = run();
+    std::string after = kernel_log_marks();
+    if (after != before) {
+        std::printf("FAIL: new kernel BUG/WARNING lines in dmesg during %s:\n%s", during,
+                    after.substr(std::min(before.size(), after.size())).c_str());
+        rc = 1;
+    }
+    return rc;
 }
 
 struct Got {

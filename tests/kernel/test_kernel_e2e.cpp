@@ -495,14 +495,5 @@ TEST_CASE("every shipped parser (first messages, varints, ASCII lengths, magic, 
 int main(int argc, char** argv) {
     require_kernel_or_skip();
     alarm(600);  // a stalled kernel connection fails the run instead of hanging CI
-    std::string marks_before = kernel_log_marks();
-    doctest::Context ctx(argc, argv);
-    int rc = ctx.run();
-    std::string marks_after = kernel_log_marks();
-    if (marks_after != marks_before) {
-        std::printf("FAIL: new kernel BUG/WARNING lines in dmesg during the kernel tests:\n%s",
-                    marks_after.substr(marks_before.size()).c_str());
-        rc = 1;
-    }
-    return rc;
+    return with_kernel_log_check("the kernel tests", [&] { return doctest::Context(argc, argv).run(); });
 }

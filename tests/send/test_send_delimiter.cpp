@@ -233,14 +233,5 @@ TEST_CASE("segments per line: a line in 8 pieces through the API leaves as one s
 int main(int argc, char** argv) {
     require_kernel_or_skip("send-side kernel tests (delimiters)");
     alarm(300);  // a stalled socket fails the run instead of hanging it
-    std::string marks_before = kernel_log_marks();
-    doctest::Context ctx(argc, argv);
-    int rc = ctx.run();
-    std::string marks_after = kernel_log_marks();
-    if (marks_after != marks_before) {
-        std::printf("FAIL: new kernel BUG/WARNING lines in dmesg:\n%s",
-                    marks_after.substr(marks_before.size()).c_str());
-        rc = 1;
-    }
-    return rc;
+    return with_kernel_log_check("the send-side tests (delimiters)", [&] { return doctest::Context(argc, argv).run(); });
 }

@@ -90,12 +90,5 @@ TEST_CASE("replay --raw --chunk 7 with a malformed message: exact prefix, jsonl 
 int main(int argc, char** argv) {
     require_kernel_or_skip("replay through the kernel send side");
     alarm(120);
-    std::string marks_before = kernel_log_marks();
-    doctest::Context ctx(argc, argv);
-    int rc = ctx.run();
-    if (kernel_log_marks() != marks_before) {
-        std::printf("FAIL: new kernel BUG/WARNING lines in dmesg\n");
-        rc = 1;
-    }
-    return rc;
+    return with_kernel_log_check("the replay tests", [&] { return doctest::Context(argc, argv).run(); });
 }

@@ -214,6 +214,16 @@ Cost cost_now(const Setup& s) {
     return {proc_snapshot(), s.proxy ? s.proxy->cpu_ns() : 0, Clock::now()};
 }
 
+// After a 0.25 s warm-up, `seconds` with `measuring` set; the costs at both ends.
+std::pair<Cost, Cost> measure(const Setup& s, std::atomic<bool>& measuring, double seconds) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    Cost c0 = cost_now(s);
+    measuring = true;
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    measuring = false;
+    return {c0, cost_now(s)};
+}
+
 struct LongResult {
     double mb_per_s = 0, machine_us_per_mb = 0, proxy_us_per_mb = 0;
     uint64_t errors = 0;
@@ -275,12 +285,7 @@ LongResult run_long(Strategy strategy, size_t record, int conns, double seconds)
             close(fd);
         });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    Cost c0 = cost_now(s);
-    measuring = true;
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    measuring = false;
-    Cost c1 = cost_now(s);
+    auto [c0, c1] = measure(s, measuring, seconds);
     stop = true;
     for (auto& t : threads) t.join();
     double elapsed = std::chrono::duration<double>(c1.at - c0.at).count();
@@ -334,12 +339,7 @@ ShortResult run_short(Strategy strategy, double seconds) {
             }
         });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    Cost c0 = cost_now(s);
-    measuring = true;
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    measuring = false;
-    Cost c1 = cost_now(s);
+    auto [c0, c1] = measure(s, measuring, seconds);
     stop = true;
     for (auto& t : threads) t.join();
     double elapsed = std::chrono::duration<double>(c1.at - c0.at).count();
