@@ -25,6 +25,7 @@
 #include <sockframe/userspace_framer.hpp>
 
 #include "route/maglev.hpp"
+#include "route/router.hpp"
 #include "support.hpp"
 
 using namespace sockframe;
@@ -397,6 +398,96 @@ TEST_CASE("pipelined per-message routing: every reply exactly once, byte for byt
                 close(fd);
             }
         }
+    }
+}
+
+// memcached get_multi as libmemcached sends it: one quiet get (GETKQ, answered only on
+// a hit) per key, then one NOOP, and the client reads until the NOOP's reply. Keys on
+// both backends; the backend that does not serve the client's keyless messages holds
+// its hits until the client has seen a NOOP reply (or 1 s): a NOOP answered by one
+// backend alone would overtake them. On the userspace path the NOOP goes to every
+// backend the batch reached and one reply, the last, is forwarded.
+Bytes mc_packet(uint8_t magic, uint8_t opcode, uint32_t opaque, const std::string& key, const std::string& value) {
+    Bytes m = mc_request(opaque, key, 0);
+    m[0] = magic;
+    m[1] = opcode;
+    uint32_t body = static_cast<uint32_t>(key.size() + value.size());
+    for (int i = 0; i < 4; i++) m[8 + i] = static_cast<uint8_t>(body >> (24 - 8 * i));
+    m.insert(m.end(), value.begin(), value.end());
+    return m;
+}
+
+TEST_CASE("memcached get_multi (quiet gets + NOOP): the NOOP reply comes after every hit of every backend") {
+    constexpr uint8_t kGetkq = 0x0d, kNoop = 0x0a;
+    for (ProxyPath p : {ProxyPath::userspace}) {
+        CAPTURE(name(p));
+        std::atomic<bool> noop_seen{false};
+        Responder a(shipped("memcached-binary"), 1), b(shipped("memcached-binary"), 2);
+        // Keys ending in an even digit are stored; the others miss (no reply at all).
+        auto answer = [](const Bytes& req, uint16_t) {
+            std::string key(req.begin() + 24, req.end());
+            if (req[1] == kNoop) return mc_packet(0x81, kNoop, mc_opaque(req), "", "");
+            if (req[1] != kGetkq || (key.back() - '0') % 2) return Bytes{};
+            return mc_packet(0x81, kGetkq, mc_opaque(req), key, "value-of-" + key);
+        };
+        a.answer = answer;
+        b.answer = answer;
+        auto table = maglev_table({a.spec(), b.spec()}, {true, true});
+        uint32_t keyless = table[maglev_slot(connection_hash(1))];  // the first client's backend
+        Responder& slow = keyless == 0 ? b : a;
+        bool held = false;  // the slow backend's thread only
+        slow.before_reply = [&](const Bytes& req) {
+            if (req[1] != kGetkq || held) return;
+            held = true;  // once: its later replies queue up behind this one
+            for (int i = 0; i < 100 && !noop_seen; i++) std::this_thread::sleep_for(10ms);
+        };
+        Running px(options("memcached-binary", p, {a.spec(), b.spec()}, RouteMode::key));
+        int fd = connect_to(px.proxy->port());
+        Bytes batch;
+        std::set<std::string> want, on[2];
+        for (int k = 0; k < 40; k++) {
+            std::string key = "mk-" + std::to_string(k);
+            Bytes m = mc_packet(0x80, kGetkq, static_cast<uint32_t>(k), key, "");
+            batch.insert(batch.end(), m.begin(), m.end());
+            if (k % 2 == 0) want.insert(key);
+            on[table[maglev_slot(key_hash(key))]].insert(key);
+        }
+        REQUIRE(!on[0].empty());
+        REQUIRE(!on[1].empty());
+        Bytes noop = mc_packet(0x80, kNoop, 999, "", "");
+        batch.insert(batch.end(), noop.begin(), noop.end());
+        send_all(fd, batch.data(), batch.size());
+        UserspaceFramer f(shipped("memcached-binary"));
+        std::set<std::string> got;
+        int noops = 0;
+        uint8_t buf[65536];
+        while (!noops) {
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            f.feed({buf, static_cast<size_t>(n)});
+            for (auto r = f.next(); r.status == UserspaceFramer::Status::message; r = f.next()) {
+                Bytes m(r.message.bytes.begin(), r.message.bytes.end());
+                if (m[1] == kNoop) {
+                    noops++;
+                    CHECK(mc_opaque(m) == 999);
+                    noop_seen = true;
+                    continue;
+                }
+                CHECK(!noops);  // a hit after the NOOP reply: the client has stopped reading
+                std::string key(m.begin() + 24, m.begin() + 24 + (m[2] << 8 | m[3]));
+                CHECK(std::string(m.begin() + 24 + key.size(), m.end()) == "value-of-" + key);
+                got.insert(key);
+            }
+        }
+        CHECK(noops == 1);
+        CHECK(got == want);  // every hit of both backends before the NOOP reply
+        // Exactly one NOOP reply although both backends answered one.
+        timeval tv{0, 300000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        CHECK(recv(fd, buf, sizeof buf, 0) < 0);
+        ProxyCounters c = px.proxy->counters();
+        CHECK(c.backends[0].replies + c.backends[1].replies == want.size() + 2);
+        close(fd);
     }
 }
 
