@@ -22,6 +22,9 @@ public:
     static std::optional<BarrierRule> for_description(const Description& d);
     bool is_request(std::span<const uint8_t> message) const;  // a client's barrier
     bool is_reply(std::span<const uint8_t> message) const;    // a backend's answer to one
+    // What the kernel verdict compares with a request's first two bytes.
+    uint8_t request_magic() const { return request_magic_; }
+    uint8_t opcode() const { return opcode_; }
 
 private:
     uint8_t request_magic_ = 0, reply_magic_ = 0, opcode_ = 0;

@@ -23,6 +23,7 @@
 #include <sockframe/bpf_compiler.hpp>
 
 #include "load/loaded_object.hpp"
+#include "route/barrier.hpp"
 #include "route/engine.hpp"
 #include "route/sockets.hpp"
 #include "sockframe_abi.h"
@@ -102,6 +103,8 @@ public:
         uint32_t sockets = ctx_.options.max_clients * static_cast<uint32_t>(router_.size() + 1);
         file_ = compile_bpf(generate_proxy_bpf_c(c.request));
         uint32_t named = router_.has_named_backends() ? 1 : 0;
+        std::optional<BarrierRule> barrier = BarrierRule::for_description(c.request);
+        barriers_ = barrier && per_message(router_.mode());
         object_ = std::make_unique<LoadedObject>(ObjectSpec{
             file_.bytes,
             "sf_proxy_" + c.request.symbol(),
@@ -116,7 +119,10 @@ public:
              ObjectSetting::of<uint32_t>("sf_batch_max_bytes", 65536u),
              ObjectSetting::of<uint64_t>("sf_in_flight_max", 0),
              ObjectSetting::of<uint32_t>("sf_px_mode", mode_number(router_.mode())),
-             ObjectSetting::of<uint32_t>("sf_px_named", named)},
+             ObjectSetting::of<uint32_t>("sf_px_named", named),
+             ObjectSetting::of<uint32_t>("sf_px_barrier", barriers_ ? 1u : 0u),
+             ObjectSetting::of<uint32_t>("sf_px_barrier_magic", barrier ? barrier->request_magic() : 0u),
+             ObjectSetting::of<uint32_t>("sf_px_barrier_opcode", barrier ? barrier->opcode() : 0u)},
             {},
         });
         // A parser without a verdict never runs: both, parser first.
@@ -167,6 +173,7 @@ public:
         auto global = object_->map<uint32_t, uint64_t>(SF_MAP_PX_GLOBAL);
         c.drops += global.lookup(SF_PX_G_DROPS).value_or(0);
         c.no_backend += global.lookup(SF_PX_G_NO_BACKEND).value_or(0);
+        c.no_backend += global.lookup(SF_PX_G_BARRIERS_REFUSED).value_or(0);
     }
 
     void run(int listener, int stop_fd) override {
@@ -389,6 +396,7 @@ private:
         auto now = Clock::now();
         if (now - last_tick_ < std::chrono::milliseconds(20)) return;
         last_tick_ = now;
+        if (barriers_) close_refused_barriers();
         for (auto& [id, cp] : clients_) {
             KClient& c = *cp;
             if (c.closed) continue;
@@ -403,6 +411,31 @@ private:
             int unsent = 0;
             if (c.sockets[0].fd.fd >= 0) ioctl(c.sockets[0].fd.fd, SIOCOUTQ, &unsent);
             if (now - c.last_progress > std::chrono::milliseconds(kDrainQuietMs) && unsent == 0) close_client(c);
+        }
+    }
+
+    // A barrier (memcached NOOP) after requests to several backends was dropped by
+    // the verdict (one skb, one target): the client would wait for its reply for
+    // ever, or read an early one and miss keys. It is closed with the reason once
+    // the replies already on their way have arrived (the drain), so a client that
+    // reads until the end of the stream still gets every hit. Looked for only when
+    // the global count moved, so idle clients cost nothing.
+    void close_refused_barriers() {
+        auto global = object_->map<uint32_t, uint64_t>(SF_MAP_PX_GLOBAL);
+        uint64_t n = global.lookup(SF_PX_G_BARRIERS_REFUSED).value_or(0);
+        if (n == barriers_refused_seen_) return;
+        barriers_refused_seen_ = n;
+        for (auto& [id, cp] : clients_) {
+            KClient& c = *cp;
+            if (c.closed || c.draining || !c.sockets[0].registered) continue;
+            auto px = px_.lookup(c.sockets[0].cookie);
+            if (!px || !px->barriers_refused) continue;
+            ctx_.log("client " + std::to_string(c.id) +
+                     " is closed after the replies on their way: a memcached NOOP followed requests to several "
+                     "backends (quiet gets of a get_multi); the kernel path sends a message to one backend only, "
+                     "so it cannot make the NOOP's reply wait for all of them: use --path userspace");
+            c.draining = true;
+            c.last_progress = Clock::now();
         }
     }
 
@@ -473,6 +506,8 @@ private:
     mutable std::mutex keys_mu_;
     std::vector<uint64_t> used_keys_;
     int rcvbuf_ = 1 << 20;
+    bool barriers_ = false;  // the verdict treats barrier messages (route/barrier.hpp)
+    uint64_t barriers_refused_seen_ = 0;
     Fd ep_;
     uint64_t next_id_ = 0;
     Clock::time_point last_tick_;
