@@ -90,6 +90,7 @@ struct KClient {
     bool draining = false;         // an end was seen: close once nothing moves any more
     bool closed = false;
     uint64_t last_moved = 0;  // messages seen by the verdicts of its sockets at the last check
+    Clock::time_point accepted;
     Clock::time_point last_progress;
 };
 
@@ -316,7 +317,7 @@ private:
             auto c = std::make_unique<KClient>();
             c->id = ++next_id_;
             router_.clients++;
-            c->last_progress = Clock::now();
+            c->accepted = c->last_progress = Clock::now();
             KSocket cs;
             cs.fd = std::move(fd);
             c->sockets.push_back(std::move(cs));
@@ -400,7 +401,7 @@ private:
         for (auto& [id, cp] : clients_) {
             KClient& c = *cp;
             if (c.closed) continue;
-            if (router_.mode() == RouteMode::first_key && !c.draining) settle_first_key(c);
+            if (router_.mode() == RouteMode::first_key && !c.draining) settle_first_key(c, now);
             if (c.closed || !c.draining) continue;
             uint64_t m = moved(c);
             if (m != c.last_moved) {
@@ -439,9 +440,18 @@ private:
         }
     }
 
-    void settle_first_key(KClient& c) {
+    void settle_first_key(KClient& c, Clock::time_point now) {
         if (c.sockets.size() < 2 || !c.sockets[0].registered) return;
         auto px = px_.lookup(c.sockets[0].cookie);
+        if (px && px->chosen == SF_PX_CHOSEN_NONE && first_message_late(ctx_.options, c.accepted, now)) {
+            // The parser holds the start of the first message; nothing was forwarded.
+            std::optional<size_t> have;
+            if (auto st = conns_.lookup(c.sockets[0].cookie)) have = st->seen;
+            router_.first_message_timeouts++;
+            ctx_.log("client " + std::to_string(c.id) + " closed: " + first_message_timeout_reason(ctx_.options, have));
+            close_client(c);
+            return;
+        }
         if (!px || px->chosen == SF_PX_CHOSEN_NONE) return;
         if (px->chosen == SF_PX_CHOSEN_REFUSED) {
             ctx_.log("client " + std::to_string(c.id) + " closed: no backend for its first-message key");

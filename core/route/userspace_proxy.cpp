@@ -51,6 +51,7 @@ struct Client {
     bool draining = false;         // not reading the client any more
     bool hard = false;             // draining: close once the client's queue is sent
     bool closed = false;
+    Clock::time_point accepted;
     Clock::time_point last_progress;
     // Barriers (memcached NOOP, route/barrier.hpp): the backends a request reached
     // since the client's last barrier, and per barrier id the answers still missing.
@@ -162,7 +163,7 @@ private:
             c->backends.resize(router_.size());
             c->touched.assign(router_.size(), false);
             for (Side& b : c->backends) b.owner = c.get();
-            c->last_progress = Clock::now();
+            c->accepted = c->last_progress = Clock::now();
             RouteMode mode = router_.mode();
             if (mode != RouteMode::first_key) {
                 // One connection to each live backend (connection mode: only the chosen one).
@@ -412,6 +413,14 @@ private:
         auto now = Clock::now();
         for (auto& [id, cp] : clients_) {
             Client& c = *cp;
+            if (!c.closed && router_.mode() == RouteMode::first_key && !c.first_done && !c.draining &&
+                first_message_late(ctx_.options, c.accepted, now)) {
+                router_.first_message_timeouts++;
+                ctx_.log("client " + std::to_string(c.id) +
+                         " closed: " + first_message_timeout_reason(ctx_.options, c.client.framer->buffered()));
+                close_client(c);
+                continue;
+            }
             if (c.closed || !c.draining || c.client.pending()) continue;
             bool answered = true;
             for (Side& b : c.backends)

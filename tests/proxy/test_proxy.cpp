@@ -848,6 +848,34 @@ TEST_CASE("first-key: the ClientHello's server name picks the backend, then reco
     }
 }
 
+TEST_CASE("first-key: a client that never completes its first message is closed after the timeout, counted, logged") {
+    for (ProxyPath p : paths()) {
+        CAPTURE(name(p));
+        Responder a(shipped("tls-records"), 1), b(shipped("tls-records"), 2);
+        ProxyOptions o = options("tls-records", p, {"a.example=" + a.spec(), "*=" + b.spec()}, RouteMode::first_key);
+        o.first_message_timeout_ms = 300;
+        Running px(std::move(o));
+        Bytes hello = client_hello("a.example");
+        int slow = connect_to(px.proxy->port());
+        send_all(slow, hello.data(), hello.size() / 2);  // half a ClientHello, then nothing
+        uint8_t buf[256];
+        CHECK(recv(slow, buf, sizeof buf, 0) == 0);  // closed by the proxy (the receive timeout is 10 s)
+        close(slow);
+        CHECK(px.proxy->counters().first_message_timeouts == 1);
+        CHECK(px.logged("no whole first message within 300 ms"));
+        if (p == ProxyPath::kernel) CHECK(a.accepted + b.accepted >= 1);  // connected up front, now closed
+        CHECK(eventually([&] { return a.open == 0 && b.open == 0; }));
+        CHECK(eventually([&] { return px.proxy->map_entries() == 0; }));
+        // A whole ClientHello in time is not affected.
+        int fd = connect_to(px.proxy->port());
+        send_all(fd, hello.data(), hello.size());
+        Read first = read_messages(fd, shipped("tls-records"), 1);
+        CHECK(first.messages.size() == 1);
+        close(fd);
+        CHECK(px.proxy->counters().first_message_timeouts == 1);
+    }
+}
+
 int main(int argc, char** argv) {
     alarm(280);  // a stalled kernel path fails the test instead of hanging
     doctest::Context ctx(argc, argv);
