@@ -26,6 +26,15 @@
 
 SF_CONFIG __u32 sf_px_mode = SF_PX_ROUTE_CONNECTION; /* SF_PX_ROUTE_* */
 SF_CONFIG __u32 sf_px_named = 0; /* first-key: backends are named by value (no hashing) */
+/* Barrier messages (core/route/barrier.hpp) in per-message modes: a request whose
+ * first two bytes are these (memcached binary NOOP: magic 0x80, opcode 0x0a) asks
+ * for a reply after everything sent before. One skb has one target, so the
+ * verdict can't send it to several backends: it goes to the one backend the
+ * client's requests reached since its last barrier, or is dropped and counted
+ * when they reached several (the core then closes the client with the reason). */
+SF_CONFIG __u32 sf_px_barrier = 0;
+SF_CONFIG __u32 sf_px_barrier_magic = 0x80;
+SF_CONFIG __u32 sf_px_barrier_opcode = 0x0a;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -232,6 +241,28 @@ int sf_verdict(struct __sk_buff *skb)
 	}
 
 	b = sf_px_choose(&cur, len, px);
+	if (sf_px_barrier && b < SF_PX_MAX_BACKENDS) {
+		__u8 head[2] = {0, 0};
+
+		if (bpf_skb_load_bytes(skb, cur.base, head, 2) == 0 && head[0] == sf_px_barrier_magic &&
+		    head[1] == sf_px_barrier_opcode) {
+			__u32 many = px->many_backends, last = px->last_backend;
+
+			px->many_backends = 0;
+			px->last_backend = 0;
+			if (many) {
+				px->barriers_refused++;
+				sf_px_global_add(SF_PX_G_BARRIERS_REFUSED);
+				return SK_DROP;
+			}
+			if (last && last <= SF_PX_MAX_BACKENDS)
+				b = last - 1;
+		} else {
+			if (px->last_backend && px->last_backend != b + 1)
+				px->many_backends = 1;
+			px->last_backend = b + 1;
+		}
+	}
 	if (b == SF_PX_DROPPED) {
 		sf_px_global_add(SF_PX_G_DROPS);
 		return SK_DROP;

@@ -41,6 +41,12 @@ struct sf_px_sock {
 	__u64 messages; /* verdict calls on this socket (messages, or batches of them) */
 	__u64 bytes;
 	__u64 errors;   /* redirects that failed (the other end is gone) */
+	/* client, barriers (sf_px_barrier): the backend + 1 of the last request since
+	 * the last barrier, whether requests since then went to more than one backend,
+	 * and barriers refused because they did (the core closes such a client). */
+	__u32 last_backend;
+	__u32 many_backends;
+	__u64 barriers_refused;
 };
 
 /* Counters of one backend (ARRAY sf_px_backend_counts) or one rule (sf_px_rule_counts). */
@@ -54,6 +60,7 @@ struct sf_px_count {
 #define SF_PX_G_DROPS 0      /* messages a drop rule discarded */
 #define SF_PX_G_NO_BACKEND 1 /* messages or first messages with no backend to go to */
 #define SF_PX_G_NO_STATE 2   /* verdict on a socket the core did not register (a bug) */
+#define SF_PX_G_BARRIERS_REFUSED 3 /* barriers after requests to several backends (kernel path: one target) */
 #define SF_PX_G_COUNT 4
 
 /* First-key backends named by value (HASH sf_px_values): the exact key bytes. */

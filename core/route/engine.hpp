@@ -2,8 +2,10 @@
 // stop event, routing with the shared Router.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <sockframe/proxy.hpp>
@@ -43,5 +45,18 @@ inline constexpr int kDrainQuietMs = 300;
 // Bytes queued towards one socket before the proxy stops reading its source
 // (TCP backpressure from then on).
 inline constexpr size_t kHighWater = 4u << 20;
+
+// first-key: whether a client accepted at `accepted` has had its time for a whole
+// first message (ProxyOptions::first_message_timeout_ms; 0 = never), and the reason
+// logged when it is closed for it (`have`: bytes of it received, when known).
+inline bool first_message_late(const ProxyOptions& o, std::chrono::steady_clock::time_point accepted,
+                               std::chrono::steady_clock::time_point now) {
+    return o.first_message_timeout_ms && now - accepted > std::chrono::milliseconds(o.first_message_timeout_ms);
+}
+inline std::string first_message_timeout_reason(const ProxyOptions& o, std::optional<size_t> have) {
+    std::string s = "no whole first message within " + std::to_string(o.first_message_timeout_ms) + " ms";
+    if (have) s += " (" + std::to_string(*have) + " bytes of it received)";
+    return s + " (--first-message-timeout)";
+}
 
 }  // namespace sockframe

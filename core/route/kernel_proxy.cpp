@@ -25,6 +25,7 @@
 #include <sockframe/bpf_compiler.hpp>
 
 #include "load/loaded_object.hpp"
+#include "route/barrier.hpp"
 #include "route/engine.hpp"
 #include "route/sockets.hpp"
 #include "sockframe_abi.h"
@@ -91,6 +92,7 @@ struct KClient {
     bool draining = false;         // an end was seen: close once nothing moves any more
     bool closed = false;
     uint64_t last_moved = 0;  // messages seen by the verdicts of its sockets at the last check
+    Clock::time_point accepted;
     Clock::time_point last_progress;
 };
 
@@ -104,6 +106,8 @@ public:
         uint32_t sockets = ctx_.options.max_clients * static_cast<uint32_t>(router_.size() + 1);
         file_ = compile_bpf(generate_proxy_bpf_c(c.request));
         uint32_t named = router_.has_named_backends() ? 1 : 0;
+        std::optional<BarrierRule> barrier = BarrierRule::for_description(c.request);
+        barriers_ = barrier && per_message(router_.mode());
         object_ = std::make_unique<LoadedObject>(ObjectSpec{
             file_.bytes,
             "sf_proxy_" + c.request.symbol(),
@@ -118,7 +122,10 @@ public:
              ObjectSetting::of<uint32_t>("sf_batch_max_bytes", 65536u),
              ObjectSetting::of<uint64_t>("sf_in_flight_max", 0),
              ObjectSetting::of<uint32_t>("sf_px_mode", mode_number(router_.mode())),
-             ObjectSetting::of<uint32_t>("sf_px_named", named)},
+             ObjectSetting::of<uint32_t>("sf_px_named", named),
+             ObjectSetting::of<uint32_t>("sf_px_barrier", barriers_ ? 1u : 0u),
+             ObjectSetting::of<uint32_t>("sf_px_barrier_magic", barrier ? barrier->request_magic() : 0u),
+             ObjectSetting::of<uint32_t>("sf_px_barrier_opcode", barrier ? barrier->opcode() : 0u)},
             {},
         });
         // A parser without a verdict never runs: both, parser first.
@@ -169,6 +176,7 @@ public:
         auto global = object_->map<uint32_t, uint64_t>(SF_MAP_PX_GLOBAL);
         c.drops += global.lookup(SF_PX_G_DROPS).value_or(0);
         c.no_backend += global.lookup(SF_PX_G_NO_BACKEND).value_or(0);
+        c.no_backend += global.lookup(SF_PX_G_BARRIERS_REFUSED).value_or(0);
     }
 
     void run(int listener, int stop_fd) override {
@@ -311,7 +319,7 @@ private:
             auto c = std::make_unique<KClient>();
             c->id = ++next_id_;
             router_.clients++;
-            c->last_progress = Clock::now();
+            c->accepted = c->last_progress = Clock::now();
             KSocket cs;
             cs.fd = std::move(fd);
             c->sockets.push_back(std::move(cs));
@@ -401,10 +409,11 @@ private:
         auto now = Clock::now();
         if (now - last_tick_ < std::chrono::milliseconds(20)) return;
         last_tick_ = now;
+        if (barriers_) close_refused_barriers();
         for (auto& [id, cp] : clients_) {
             KClient& c = *cp;
             if (c.closed) continue;
-            if (router_.mode() == RouteMode::first_key && !c.draining) settle_first_key(c);
+            if (router_.mode() == RouteMode::first_key && !c.draining) settle_first_key(c, now);
             if (c.closed || !c.draining) continue;
             uint64_t m = moved(c);
             if (m != c.last_moved) {
@@ -419,9 +428,43 @@ private:
         }
     }
 
-    void settle_first_key(KClient& c) {
+    // A barrier (memcached NOOP) after requests to several backends was dropped by
+    // the verdict (one skb, one target): the client would wait for its reply for
+    // ever, or read an early one and miss keys. It is closed with the reason once
+    // the replies already on their way have arrived (the drain), so a client that
+    // reads until the end of the stream still gets every hit. Looked for only when
+    // the global count moved, so idle clients cost nothing.
+    void close_refused_barriers() {
+        auto global = object_->map<uint32_t, uint64_t>(SF_MAP_PX_GLOBAL);
+        uint64_t n = global.lookup(SF_PX_G_BARRIERS_REFUSED).value_or(0);
+        if (n == barriers_refused_seen_) return;
+        barriers_refused_seen_ = n;
+        for (auto& [id, cp] : clients_) {
+            KClient& c = *cp;
+            if (c.closed || c.draining || !c.sockets[0].registered) continue;
+            auto px = px_.lookup(c.sockets[0].cookie);
+            if (!px || !px->barriers_refused) continue;
+            ctx_.log("client " + std::to_string(c.id) +
+                     " is closed after the replies on their way: a memcached NOOP followed requests to several "
+                     "backends (quiet gets of a get_multi); the kernel path sends a message to one backend only, "
+                     "so it cannot make the NOOP's reply wait for all of them: use --path userspace");
+            c.draining = true;
+            c.last_progress = Clock::now();
+        }
+    }
+
+    void settle_first_key(KClient& c, Clock::time_point now) {
         if (c.sockets.size() < 2 || !c.sockets[0].registered) return;
         auto px = px_.lookup(c.sockets[0].cookie);
+        if (px && px->chosen == SF_PX_CHOSEN_NONE && first_message_late(ctx_.options, c.accepted, now)) {
+            // The parser holds the start of the first message; nothing was forwarded.
+            std::optional<size_t> have;
+            if (auto st = conns_.lookup(c.sockets[0].cookie)) have = st->seen;
+            router_.first_message_timeouts++;
+            ctx_.log("client " + std::to_string(c.id) + " closed: " + first_message_timeout_reason(ctx_.options, have));
+            close_client(c);
+            return;
+        }
         if (!px || px->chosen == SF_PX_CHOSEN_NONE) return;
         if (px->chosen == SF_PX_CHOSEN_REFUSED) {
             ctx_.log("client " + std::to_string(c.id) + " closed: no backend for its first-message key");
@@ -486,6 +529,8 @@ private:
     mutable std::mutex keys_mu_;
     std::vector<uint64_t> used_keys_;
     int rcvbuf_ = 1 << 20;
+    bool barriers_ = false;  // the verdict treats barrier messages (route/barrier.hpp)
+    uint64_t barriers_refused_seen_ = 0;
     Fd ep_;
     uint64_t next_id_ = 0;
     Clock::time_point last_tick_;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "route/barrier.hpp"
 #include "route/engine.hpp"
 #include "route/sockets.hpp"
 
@@ -52,7 +53,15 @@ struct Proxy::Impl {
         EngineContext ctx{o, o.request, o.response ? *o.response : o.request, router, o.log};
         if (o.require_kernel && o.path == ProxyPath::userspace)
             throw std::invalid_argument("--require-kernel and --path userspace exclude each other");
-        if (o.path != ProxyPath::userspace) {
+        bool kernel = o.path != ProxyPath::userspace;
+        if (kernel && o.path == ProxyPath::automatic && !o.require_kernel && barriers_need_userspace()) {
+            o.log("--path auto: the userspace path, because " + o.request.name +
+                  " has barrier messages (memcached NOOP after quiet gets) that must reach every backend the "
+                  "requests before them reached, and the kernel path sends a message to one backend only "
+                  "(--path kernel forces it: such a client is then closed)");
+            kernel = false;
+        }
+        if (kernel) {
             try {
                 engine = make_kernel_engine(ctx);
             } catch (const std::exception& e) {
@@ -63,6 +72,12 @@ struct Proxy::Impl {
         }
         if (!engine) engine = make_userspace_engine(ctx);
         listener = listen_tcp(o.listen);
+    }
+
+    // Per-message routing over several backends of a description with barriers.
+    bool barriers_need_userspace() const {
+        bool per_message = mode == RouteMode::key || mode == RouteMode::round_robin;
+        return per_message && o.backends.size() > 1 && BarrierRule::for_description(o.request).has_value();
     }
 };
 

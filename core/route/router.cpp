@@ -101,6 +101,7 @@ ProxyCounters Router::snapshot(const Description& d) const {
     c.clients_closed = clients_closed;
     c.framing_errors = framing_errors;
     c.backend_closed = backend_closed;
+    c.first_message_timeouts = first_message_timeouts;
     return c;
 }
 

@@ -50,7 +50,8 @@ public:
     // Counters.
     AtomicBackendCounters& counters(uint32_t i) { return *counters_[i]; }
     void count_rule(uint32_t rule, uint64_t bytes);
-    std::atomic<uint64_t> drops{0}, no_backend{0}, clients{0}, clients_closed{0}, framing_errors{0}, backend_closed{0};
+    std::atomic<uint64_t> drops{0}, no_backend{0}, clients{0}, clients_closed{0}, framing_errors{0}, backend_closed{0},
+        first_message_timeouts{0};
     ProxyCounters snapshot(const Description& d) const;
 
 private:

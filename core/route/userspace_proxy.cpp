@@ -8,11 +8,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 
 #include <sockframe/route.hpp>
 #include <sockframe/userspace_framer.hpp>
 
+#include "route/barrier.hpp"
 #include "route/engine.hpp"
 #include "route/sockets.hpp"
 
@@ -34,6 +36,8 @@ struct Side {
     size_t out_off = 0;
     uint32_t events = 0;              // the epoll interest registered now
     uint64_t sent = 0, received = 0;  // messages to it / framed from it
+    // Backend: the client's barriers (ids) this backend still has to answer, oldest first.
+    std::deque<uint64_t> barriers;
     size_t pending() const { return out.size() - out_off; }
 };
 
@@ -47,12 +51,19 @@ struct Client {
     bool draining = false;         // not reading the client any more
     bool hard = false;             // draining: close once the client's queue is sent
     bool closed = false;
+    Clock::time_point accepted;
     Clock::time_point last_progress;
+    // Barriers (memcached NOOP, route/barrier.hpp): the backends a request reached
+    // since the client's last barrier, and per barrier id the answers still missing.
+    std::vector<bool> touched;
+    uint64_t next_barrier = 0;
+    std::unordered_map<uint64_t, uint32_t> barrier_left;
 };
 
 class UserspaceEngine final : public ProxyEngine {
 public:
-    explicit UserspaceEngine(const EngineContext& c) : ctx_(c), router_(c.router) {}
+    explicit UserspaceEngine(const EngineContext& c)
+        : ctx_(c), router_(c.router), barrier_(BarrierRule::for_description(c.request)) {}
     const char* path() const override { return "userspace"; }
 
     void run(int listener, int stop_fd) override {
@@ -150,8 +161,9 @@ private:
             router_.clients++;
             c->client = make_side(*c, -1, std::move(fd), ctx_.request);
             c->backends.resize(router_.size());
+            c->touched.assign(router_.size(), false);
             for (Side& b : c->backends) b.owner = c.get();
-            c->last_progress = Clock::now();
+            c->accepted = c->last_progress = Clock::now();
             RouteMode mode = router_.mode();
             if (mode != RouteMode::first_key) {
                 // One connection to each live backend (connection mode: only the chosen one).
@@ -250,6 +262,10 @@ private:
                     router_.drops++;
                     return;
                 }
+                if (barrier_ && barrier_->is_request(msg)) {
+                    forward_barrier(c, msg);
+                    return;
+                }
                 if (router_.mode() == RouteMode::round_robin)
                     b = router_.round_robin(c.rr);
                 else
@@ -283,11 +299,51 @@ private:
             if (b != kNoBackend) router_.counters(b).errors++;
             return;
         }
+        send_to(c, b, msg);
+    }
+
+    void send_to(Client& c, uint32_t b, std::span<const uint8_t> msg) {
         Side& s = c.backends[b];
         s.out.insert(s.out.end(), msg.begin(), msg.end());
         s.sent++;
+        c.touched[b] = true;
         router_.counters(b).messages++;
         router_.counters(b).bytes += msg.size();
+    }
+
+    // A barrier goes to every backend the client's requests reached since its last
+    // one (each answers it after everything sent to it before), or to the
+    // connection's backend when none was reached; its reply is forwarded once all
+    // of them answered (read_backend). Requests to one backend are answered in
+    // order, so the last reply means every earlier request was answered.
+    void forward_barrier(Client& c, std::span<const uint8_t> msg) {
+        std::vector<uint32_t> to;
+        for (uint32_t b = 0; b < c.backends.size(); b++)
+            if (c.touched[b] && c.backends[b].fd.fd >= 0) to.push_back(b);
+        if (to.empty() && c.chosen != kNoBackend && c.backends[c.chosen].fd.fd >= 0) to.push_back(c.chosen);
+        if (to.empty()) {
+            router_.no_backend++;
+            return;
+        }
+        uint64_t id = c.next_barrier++;
+        c.barrier_left[id] = static_cast<uint32_t>(to.size());
+        for (uint32_t b : to) {
+            send_to(c, b, msg);
+            c.backends[b].barriers.push_back(id);
+        }
+        c.touched.assign(c.touched.size(), false);
+    }
+
+    // A backend's reply to a barrier: true if it is forwarded (the last one missing).
+    bool barrier_answered(Client& c, Side& s) {
+        uint64_t id = s.barriers.front();
+        s.barriers.pop_front();
+        auto it = c.barrier_left.find(id);
+        if (it == c.barrier_left.end() || --it->second == 0) {
+            if (it != c.barrier_left.end()) c.barrier_left.erase(it);
+            return true;
+        }
+        return false;
     }
 
     void read_backend(Client& c, Side& s) {
@@ -303,7 +359,10 @@ private:
                 bad = true;
                 break;
             }
-            c.client.out.insert(c.client.out.end(), m.message.bytes.begin(), m.message.bytes.end());
+            bool forward = true;
+            if (barrier_ && !s.barriers.empty() && barrier_->is_reply(m.message.bytes))
+                forward = barrier_answered(c, s);
+            if (forward) c.client.out.insert(c.client.out.end(), m.message.bytes.begin(), m.message.bytes.end());
             s.received++;
             router_.counters(s.slot).replies++;
             router_.counters(s.slot).reply_bytes += m.message.bytes.size();
@@ -354,6 +413,14 @@ private:
         auto now = Clock::now();
         for (auto& [id, cp] : clients_) {
             Client& c = *cp;
+            if (!c.closed && router_.mode() == RouteMode::first_key && !c.first_done && !c.draining &&
+                first_message_late(ctx_.options, c.accepted, now)) {
+                router_.first_message_timeouts++;
+                ctx_.log("client " + std::to_string(c.id) +
+                         " closed: " + first_message_timeout_reason(ctx_.options, c.client.framer->buffered()));
+                close_client(c);
+                continue;
+            }
             if (c.closed || !c.draining || c.client.pending()) continue;
             bool answered = true;
             for (Side& b : c.backends)
@@ -378,6 +445,7 @@ private:
 
     EngineContext ctx_;
     Router& router_;
+    std::optional<BarrierRule> barrier_;
     Fd ep_;
     int listener_tag_ = 0, stop_tag_ = 0;
     uint64_t next_id_ = 0;

@@ -52,6 +52,9 @@ struct ProxyOptions {
     ProxyPath path = ProxyPath::automatic;
     bool require_kernel = false;  // never fall back to the userspace path
     uint32_t max_clients = 1024;  // kernel path: sizes the maps
+    // first-key: a client whose first message is not whole this long after it connected
+    // is closed, counted and logged (a slow or idle client holds backend connections). 0 = never.
+    uint32_t first_message_timeout_ms = 10000;
     // One line per event worth a log (a refused backend, a framing error, the fallback).
     std::function<void(const std::string&)> log;
 };
@@ -77,6 +80,7 @@ struct ProxyCounters {
     uint64_t clients_closed = 0;  // closed (either side)
     uint64_t framing_errors = 0;  // clients or backends closed for breaking the description
     uint64_t backend_closed = 0;  // backends that closed mid-stream
+    uint64_t first_message_timeouts = 0;  // first-key: clients closed with no whole first message in time
 };
 
 class Proxy {

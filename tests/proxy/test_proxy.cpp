@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -24,6 +25,7 @@
 #include <sockframe/userspace_framer.hpp>
 
 #include "route/maglev.hpp"
+#include "route/router.hpp"
 #include "support.hpp"
 
 using namespace sockframe;
@@ -74,6 +76,7 @@ struct Responder {
     uint16_t id;
     int close_after = -1;
     std::function<Bytes(const Bytes&, uint16_t)> answer;
+    std::function<void(const Bytes&)> before_reply, after_reply;  // called with the request
     Listener listener;
     std::thread acceptor;
     std::mutex mu;
@@ -120,7 +123,14 @@ struct Responder {
                     rep[6] = 0;
                     rep[7] = static_cast<uint8_t>(id);
                 }
-                send_all(fd, rep.data(), rep.size());
+                if (before_reply) before_reply(req);
+                try {
+                    send_all(fd, rep.data(), rep.size());
+                } catch (const std::exception&) {
+                    closing = true;  // the proxy closed this connection (its client is gone)
+                    break;
+                }
+                if (after_reply) after_reply(req);
                 if (++answered == close_after) {
                     shutdown(fd, SHUT_WR);
                     closing = true;
@@ -286,6 +296,261 @@ TEST_CASE("1-byte writes and large messages arrive whole") {
         Read r = read_messages(fd, shipped("memcached-binary"), reqs.size());
         check_replies(reqs, r.messages);
         close(fd);
+    }
+}
+
+// Issue 15: with per-message routing and several requests in flight, every reply
+// must reach the client exactly once, byte for byte, whatever order the backends
+// finish in. A sliding window of `depth` requests (a new request for each reply, as
+// a pipelining client does), keys spread over both backends, sizes mixed so that
+// some requests span several segments. Backend A holds the reply to each round's
+// first request until B has answered 2 x depth + 1 later ones: the reply is then
+// overtaken by more than 2 x depth requests sent after it. That is legal (replies
+// come in backend completion order) and was what sockframe-bench reported as "a
+// reply to message N, which is not waiting for one": its client kept requests in a
+// ring of 2 x depth slots, and the slot was reused while the request still waited.
+TEST_CASE("pipelined per-message routing: every reply exactly once, byte for byte, overtaken or not") {
+    const int rounds = std::getenv("SF_PIPELINE_ROUNDS") ? std::atoi(std::getenv("SF_PIPELINE_ROUNDS")) : 2;
+    for (ProxyPath p : paths()) {
+        for (uint32_t depth : {8u, 16u}) {
+            CAPTURE(name(p));
+            CAPTURE(depth);
+            Responder a(shipped("memcached-binary"), 1), b(shipped("memcached-binary"), 2);
+            std::atomic<uint32_t> b_answered{0}, b_base{0};
+            const uint32_t overtake = 2 * depth + 1;
+            b.after_reply = [&](const Bytes&) { b_answered++; };
+            a.before_reply = [&](const Bytes& req) {
+                if ((mc_opaque(req) & 0xfffff) != 0) return;
+                for (int i = 0; i < 500 && b_answered - b_base < overtake; i++) std::this_thread::sleep_for(10ms);
+            };
+            // Keys by backend, as the proxy's Maglev table places them.
+            auto table = maglev_table({a.spec(), b.spec()}, {true, true});
+            std::vector<std::string> keys[2];
+            for (int k = 0; keys[0].size() < 32 || keys[1].size() < 32; k++) {
+                std::string key = "key-" + std::to_string(k);
+                keys[table[maglev_slot(key_hash(key))]].push_back(key);
+            }
+            Running px(options("memcached-binary", p, {a.spec(), b.spec()}, RouteMode::key));
+            for (uint32_t round = 0; round < static_cast<uint32_t>(rounds); round++) {
+                CAPTURE(round);
+                b_base = b_answered.load();
+                int fd = connect_to(px.proxy->port());
+                const uint32_t total = 2000;
+                std::map<uint32_t, Bytes> waiting;
+                std::map<uint32_t, int> seen;
+                uint32_t next = 0, duplicates = 0, unknown = 0, wrong = 0;
+                uint32_t overtaken = 0;  // most requests sent after one before its reply came
+                std::set<int> used;
+                auto send_next = [&] {
+                    // 0 to A (held), then only B's keys until A lets go, then both.
+                    const std::string& key = next == 0           ? keys[0][0]
+                                             : next <= 4 * depth ? keys[1][next % 32]
+                                                                 : keys[next % 2][next % 32];
+                    uint32_t v = next % 7 == 0 ? 3000 : next % 3 == 0 ? 300 : 20;
+                    Bytes m = mc_request(round << 20 | next, key, v);
+                    waiting[round << 20 | next] = m;
+                    send_all(fd, m.data(), m.size());
+                    next++;
+                };
+                while (next < depth) send_next();
+                UserspaceFramer f(shipped("memcached-binary"));
+                uint8_t buf[65536];
+                uint32_t answered = 0;
+                while (answered < total) {
+                    ssize_t got = recv(fd, buf, sizeof buf, 0);
+                    if (got <= 0) break;  // the 10 s receive timeout: a lost reply
+                    f.feed({buf, static_cast<size_t>(got)});
+                    for (auto r = f.next(); r.status == UserspaceFramer::Status::message; r = f.next()) {
+                        Bytes rep(r.message.bytes.begin(), r.message.bytes.end());
+                        uint32_t op = mc_opaque(rep);
+                        if (seen[op]++) {
+                            duplicates++;
+                            continue;
+                        }
+                        auto it = waiting.find(op);
+                        if (it == waiting.end()) {
+                            unknown++;
+                            continue;
+                        }
+                        used.insert(rep[7]);
+                        overtaken = std::max(overtaken, next - 1 - (op & 0xfffff));
+                        rep[6] = rep[7] = 0;
+                        if (rep != it->second) wrong++;
+                        waiting.erase(it);
+                        answered++;
+                        if (next < total) send_next();
+                    }
+                }
+                // Anything after the last reply is a duplicate too: the proxy has nothing
+                // left to forward once every request is answered.
+                timeval tv{0, 300000};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+                for (ssize_t got; (got = recv(fd, buf, sizeof buf, 0)) > 0;) {
+                    f.feed({buf, static_cast<size_t>(got)});
+                    for (auto r = f.next(); r.status == UserspaceFramer::Status::message; r = f.next()) duplicates++;
+                }
+                std::printf(
+                    "pipelined %s depth %u round %u: %u replies, %u duplicates, a reply overtaken by %u "
+                    "later requests\n",
+                    name(p).c_str(), depth, round, answered, duplicates, overtaken);
+                CHECK(duplicates == 0);
+                CHECK(unknown == 0);
+                CHECK(wrong == 0);
+                CHECK(answered == total);
+                CHECK(waiting.empty());
+                CHECK(used.size() == 2);
+                CHECK(overtaken >= overtake);  // the held reply came after 2 x depth + 1 later ones
+                close(fd);
+            }
+        }
+    }
+}
+
+// memcached get_multi as libmemcached sends it: one quiet get (GETKQ, answered only on
+// a hit) per key, then one NOOP, and the client reads until the NOOP's reply. The
+// backend that does not serve the client's keyless messages holds its hits until the
+// client has seen a NOOP reply (or 1 s): a NOOP answered by the other backend alone
+// would overtake them. Userspace path: the NOOP goes to every backend the batch
+// reached and one reply, the last, is forwarded. Kernel path: one skb has one target,
+// so the NOOP goes to the one backend the batch reached; after a batch over several
+// backends it is dropped and the client closed with the reason once the hits on their
+// way have arrived (never an early NOOP reply).
+Bytes mc_packet(uint8_t magic, uint8_t opcode, uint32_t opaque, const std::string& key, const std::string& value) {
+    Bytes m = mc_request(opaque, key, 0);
+    m[0] = magic;
+    m[1] = opcode;
+    uint32_t body = static_cast<uint32_t>(key.size() + value.size());
+    for (int i = 0; i < 4; i++) m[8 + i] = static_cast<uint8_t>(body >> (24 - 8 * i));
+    m.insert(m.end(), value.begin(), value.end());
+    return m;
+}
+
+struct MultiGet {
+    std::set<std::string> want, got;
+    int noops = 0;
+    int after_noop = 0;  // hits read after the NOOP reply (the client has stopped reading)
+    bool eof = false;
+    int wrong = 0;
+};
+
+// One get_multi through a fresh proxy; keys: "both" backends or "slow" (the one not
+// serving keyless messages) only.
+MultiGet get_multi(ProxyPath p, bool both, std::vector<std::string>* log = nullptr, std::string* path = nullptr) {
+    constexpr uint8_t kGetkq = 0x0d, kNoop = 0x0a;
+    std::atomic<bool> noop_seen{false};
+    Responder a(shipped("memcached-binary"), 1), b(shipped("memcached-binary"), 2);
+    // Keys ending in an even digit are stored; the others miss (no reply at all).
+    auto answer = [](const Bytes& req, uint16_t) {
+        std::string key(req.begin() + 24, req.end());
+        if (req[1] == kNoop) return mc_packet(0x81, kNoop, mc_opaque(req), "", "");
+        if (req[1] != kGetkq || (key.back() - '0') % 2) return Bytes{};
+        return mc_packet(0x81, kGetkq, mc_opaque(req), key, "value-of-" + key);
+    };
+    a.answer = answer;
+    b.answer = answer;
+    auto table = maglev_table({a.spec(), b.spec()}, {true, true});
+    uint32_t keyless = table[maglev_slot(connection_hash(1))];  // the first client's backend
+    Responder& slow = keyless == 0 ? b : a;
+    bool held = false;  // the slow backend's thread only
+    slow.before_reply = [&](const Bytes& req) {
+        if (req[1] != kGetkq || held) return;
+        held = true;  // once: its later replies queue up behind this one
+        // 100 ms: longer than a NOOP answered by the other backend takes to overtake,
+        // shorter than the kernel path's drain (kDrainQuietMs) before it closes a client.
+        for (int i = 0; i < 10 && !noop_seen; i++) std::this_thread::sleep_for(10ms);
+    };
+    ProxyOptions o = options("memcached-binary", p, {a.spec(), b.spec()}, RouteMode::key);
+    if (path) o.require_kernel = false;  // automatic
+    MultiGet out;
+    {
+        Running px(std::move(o));
+        if (path) *path = px.proxy->path();
+        int fd = connect_to(px.proxy->port());
+        Bytes batch;
+        std::set<uint32_t> on;
+        for (int k = 0; on.size() < (both ? 2u : 1u) || k < 40; k++) {
+            std::string key = "mk-" + std::to_string(k);
+            uint32_t at = table[maglev_slot(key_hash(key))];
+            if (!both && at == keyless) continue;
+            on.insert(at);
+            Bytes m = mc_packet(0x80, kGetkq, static_cast<uint32_t>(k), key, "");
+            batch.insert(batch.end(), m.begin(), m.end());
+            if (k % 2 == 0) out.want.insert(key);
+        }
+        Bytes noop = mc_packet(0x80, kNoop, 999, "", "");
+        batch.insert(batch.end(), noop.begin(), noop.end());
+        send_all(fd, batch.data(), batch.size());
+        UserspaceFramer f(shipped("memcached-binary"));
+        uint8_t buf[65536];
+        auto take = [&](ssize_t n) {
+            f.feed({buf, static_cast<size_t>(n)});
+            for (auto r = f.next(); r.status == UserspaceFramer::Status::message; r = f.next()) {
+                Bytes m(r.message.bytes.begin(), r.message.bytes.end());
+                if (m[1] == kNoop) {
+                    out.noops++;
+                    out.wrong += mc_opaque(m) != 999;
+                    noop_seen = true;
+                    continue;
+                }
+                out.after_noop += out.noops > 0;
+                std::string key(m.begin() + 24, m.begin() + 24 + (m[2] << 8 | m[3]));
+                out.wrong += std::string(m.begin() + 24 + static_cast<long>(key.size()), m.end()) != "value-of-" + key;
+                out.got.insert(key);
+            }
+        };
+        while (!out.noops) {
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            out.eof = n == 0;
+            if (n <= 0) break;
+            take(n);
+        }
+        // Nothing more: exactly one NOOP reply although several backends answered one.
+        timeval tv{0, 300000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        for (ssize_t n; !out.eof && (n = recv(fd, buf, sizeof buf, 0)) > 0;) take(n);
+        close(fd);
+        if (log) {
+            std::lock_guard l(px.mu);
+            *log = px.log;
+        }
+    }
+    return out;
+}
+
+TEST_CASE("memcached get_multi (quiet gets + NOOP): the NOOP reply comes after every hit of every backend") {
+    SUBCASE("userspace path, keys on both backends: every hit, then one NOOP reply") {
+        MultiGet m = get_multi(ProxyPath::userspace, true);
+        CHECK(m.noops == 1);
+        CHECK(m.after_noop == 0);
+        CHECK(m.got == m.want);
+        CHECK(m.wrong == 0);
+    }
+    if (!kernel_ok()) return;
+    SUBCASE("kernel path, keys on one backend: the NOOP goes to that backend, not the connection's") {
+        MultiGet m = get_multi(ProxyPath::kernel, false);
+        CHECK(m.noops == 1);
+        CHECK(m.after_noop == 0);
+        CHECK(m.got == m.want);
+        CHECK(m.wrong == 0);
+    }
+    SUBCASE("kernel path, keys on both backends: every hit, then the end of the stream with the reason") {
+        std::vector<std::string> log;
+        MultiGet m = get_multi(ProxyPath::kernel, true, &log);
+        CHECK(m.noops == 0);
+        CHECK(m.eof);
+        CHECK(m.got == m.want);
+        CHECK(m.wrong == 0);
+        bool said = false;
+        for (const std::string& l : log) said |= l.find("NOOP") != std::string::npos;
+        CHECK(said);
+    }
+    SUBCASE("--path auto takes the userspace path for it") {
+        std::vector<std::string> log;
+        std::string path;
+        MultiGet m = get_multi(ProxyPath::automatic, true, &log, &path);
+        CHECK(path == "userspace");
+        CHECK(m.got == m.want);
+        CHECK(m.noops == 1);
     }
 }
 
@@ -580,6 +845,34 @@ TEST_CASE("first-key: the ClientHello's server name picks the backend, then reco
             close(fd);
         }
         CHECK(eventually([&] { return px.proxy->map_entries() == 0; }));
+    }
+}
+
+TEST_CASE("first-key: a client that never completes its first message is closed after the timeout, counted, logged") {
+    for (ProxyPath p : paths()) {
+        CAPTURE(name(p));
+        Responder a(shipped("tls-records"), 1), b(shipped("tls-records"), 2);
+        ProxyOptions o = options("tls-records", p, {"a.example=" + a.spec(), "*=" + b.spec()}, RouteMode::first_key);
+        o.first_message_timeout_ms = 300;
+        Running px(std::move(o));
+        Bytes hello = client_hello("a.example");
+        int slow = connect_to(px.proxy->port());
+        send_all(slow, hello.data(), hello.size() / 2);  // half a ClientHello, then nothing
+        uint8_t buf[256];
+        CHECK(recv(slow, buf, sizeof buf, 0) == 0);  // closed by the proxy (the receive timeout is 10 s)
+        close(slow);
+        CHECK(px.proxy->counters().first_message_timeouts == 1);
+        CHECK(px.logged("no whole first message within 300 ms"));
+        if (p == ProxyPath::kernel) CHECK(a.accepted + b.accepted >= 1);  // connected up front, now closed
+        CHECK(eventually([&] { return a.open == 0 && b.open == 0; }));
+        CHECK(eventually([&] { return px.proxy->map_entries() == 0; }));
+        // A whole ClientHello in time is not affected.
+        int fd = connect_to(px.proxy->port());
+        send_all(fd, hello.data(), hello.size());
+        Read first = read_messages(fd, shipped("tls-records"), 1);
+        CHECK(first.messages.size() == 1);
+        close(fd);
+        CHECK(px.proxy->counters().first_message_timeouts == 1);
     }
 }
 

@@ -28,7 +28,6 @@
 #include <unistd.h>
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -37,6 +36,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <unordered_map>
 
 #include <sockframe/route.hpp>
 #include <sockframe/userspace_framer.hpp>
@@ -347,37 +347,37 @@ struct ClientConn {
     int fd;
     InBuffer in;
     Outbox out;
-    uint64_t next_seq = 0, in_flight = 0;
-    std::vector<int64_t> sent_at;  // ring of send times, by seq % size; -1 = answered
-    std::vector<uint64_t> sent_seq;
+    uint64_t next_seq = 0;
+    // Send time of every request not yet answered, by seq. Not a ring indexed by
+    // seq % (2 x depth): replies come back in backend completion order, and one
+    // request can be overtaken by any number of later ones (a slow backend while the
+    // other answers many), so a ring slot may be reused while its request still
+    // waits (docs/proxy.md, issue 15: that was the "duplicate reply").
+    std::unordered_map<uint64_t, int64_t> sent_at;
 };
 
 void client_thread(const ProxyProtocol& proto, std::vector<ClientConn>& conns, uint64_t size, uint32_t depth,
                    Shared& sh, std::atomic<uint64_t>& cpu_ns) {
     pthread_setname_np(pthread_self(), "bench-client");
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    const size_t ring = std::bit_ceil(static_cast<size_t>(depth) * 2);
     auto now_ns = [] {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
     };
     auto top_up = [&](size_t i) {
         ClientConn& c = conns[i];
         int64_t t = now_ns();
-        while (c.in_flight < depth) {
+        while (c.sent_at.size() < depth) {
             size_t at = c.out.buf.size();
             c.out.buf.resize(at + size);
             proto.make_request(c.out.buf.data() + at, size, static_cast<uint32_t>(i), c.next_seq);
-            c.sent_at[c.next_seq & (ring - 1)] = t;
-            c.sent_seq[c.next_seq & (ring - 1)] = c.next_seq;
+            c.sent_at.emplace(c.next_seq, t);
             c.next_seq++;
-            c.in_flight++;
         }
         if (!c.out.flush(ep, c.fd, i) && !sh.stop)
             sh.error("client: send to the proxy failed: " + std::string(std::strerror(errno)));
     };
     for (size_t i = 0; i < conns.size(); i++) {
-        conns[i].sent_at.assign(ring, -1);
-        conns[i].sent_seq.assign(ring, 0);
+        conns[i].sent_at.reserve(depth * 2);
         epoll_event e{EPOLLIN, {}};
         e.data.u64 = i;
         epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
@@ -406,18 +406,18 @@ void client_thread(const ProxyProtocol& proto, std::vector<ClientConn>& conns, u
                 c.in.begin += total;
                 uint64_t seq = 0;
                 std::string why = proto.check_reply(m, total, size, static_cast<uint32_t>(i), seq);
-                size_t slot = seq & (ring - 1);
-                if (why.empty() && (c.sent_seq[slot] != seq || c.sent_at[slot] < 0))
-                    why = "a reply to message " + std::to_string(seq) + ", which is not waiting for one";
+                auto waiting = c.sent_at.find(seq);
+                if (why.empty() && waiting == c.sent_at.end())
+                    why = "a reply to message " + std::to_string(seq) +
+                          (seq < c.next_seq ? ", which was answered already (a duplicate)" : ", which was never sent");
                 if (!why.empty()) {
                     sh.error("connection " + std::to_string(i) + ": " + why);
                     continue;
                 }
                 if (measuring && sh.latencies_ns.size() < (4u << 20))
                     sh.latencies_ns.push_back(
-                        static_cast<uint32_t>(std::min<int64_t>(t - c.sent_at[slot], UINT32_MAX)));
-                c.sent_at[slot] = -1;
-                c.in_flight--;
+                        static_cast<uint32_t>(std::min<int64_t>(t - waiting->second, UINT32_MAX)));
+                c.sent_at.erase(waiting);
                 sh.replies.fetch_add(1, std::memory_order_relaxed);
             }
             top_up(i);
@@ -513,7 +513,7 @@ CellResult run_proxy_cell(const CellSpec& spec, const Options& o) {
             int fd = connect_loopback(to);
             if (fd < 0) throw std::runtime_error(std::string("client connect: ") + std::strerror(errno));
             set_nonblocking(fd);
-            conns.push_back(ClientConn{fd, {}, {}, 0, 0, {}, {}});
+            conns.push_back(ClientConn{fd, {}, {}, 0, {}});
         }
         threads.emplace_back(client_thread, std::cref(proto), std::ref(conns), spec.size, depth, std::ref(sh),
                              std::ref(client_cpu));

@@ -91,6 +91,8 @@ int run(const Args& a) {
     if (o.require_kernel && o.path == ProxyPath::userspace)
         usage_error(a.command(), "--userspace (or --path userspace) and --require-kernel exclude each other");
     o.max_clients = static_cast<uint32_t>(a.number("--max-clients", 1024));
+    unsigned long long first_s = a.number("--first-message-timeout", 10);
+    o.first_message_timeout_ms = static_cast<uint32_t>(first_s > 4000000 ? 4000000000ull : first_s * 1000);
     Format format = a.format();
     unsigned long long interval = a.number("--stats-interval", 0);
 
@@ -153,6 +155,7 @@ const Command proxy_command{
         {"--format", "text|jsonl", "how the counters are printed"},
         {"--stats-interval", "S", "print the counters every S seconds (and at the end)"},
         {"--max-clients", "N", "kernel path: map size in clients (default 1024)"},
+        {"--first-message-timeout", "S", "first-key: close a client with no whole first message after S s (default 10, 0 = never)"},
     },
     run};
 
