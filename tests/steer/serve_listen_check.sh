@@ -146,4 +146,16 @@ wait_for_line "$out/plain.err" "SO_REUSEPORT, 2 workers"
 client 127.0.0.1 7001
 wait $serve
 grep -q '"hex":"00211b59' "$out/plain.jsonl" || { cat "$out/plain.err" "$out/plain.jsonl"; exit 1; }
+# The proxy has the same fallbacks: a range names the capabilities, one address and port
+# is an SO_REUSEPORT group of its workers.
+if timeout 20 "${nocaps[@]}" "$B" proxy dns --listen 127.0.0.1:7000-7999 --userspace --backend 127.0.0.1:6999 \
+    2>"$out/pnopriv.err"; then
+    echo "proxy range without privilege?"; exit 1
+fi
+grep -q "CAP_BPF" "$out/pnopriv.err" && grep -q "CAP_NET_ADMIN" "$out/pnopriv.err" || { cat "$out/pnopriv.err"; exit 1; }
+timeout 30 "${nocaps[@]}" "$B" proxy dns --listen 127.0.0.1:7002 --workers 2 --userspace --backend 127.0.0.1:6999 \
+    >/dev/null 2>"$out/pplain.err" &
+proxy=$!
+wait_for_line "$out/pplain.err" "127.0.0.1:7002 (SO_REUSEPORT, 2 workers) (port 7002)"
+kill $proxy; wait $proxy
 echo "all passed"
