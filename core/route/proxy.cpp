@@ -1,10 +1,13 @@
 // sockframe::Proxy: options checked, the listener opened, the path chosen.
 #include <sockframe/proxy.hpp>
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "route/barrier.hpp"
@@ -34,6 +37,14 @@ void check(const ProxyOptions& o, RouteMode mode) {
         throw std::invalid_argument("--backend VALUE=HOST:PORT names a first-message key: only with --route first-key");
     if (named && plain)
         throw std::invalid_argument("--route first-key: either every --backend names a VALUE (or *) or none does");
+}
+
+// A duplicate of the caller's listener: several Proxy objects (one per worker) may
+// serve sockets that a Steering owns and closes.
+Fd adopt_listener(int fd) {
+    Fd own(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (own.fd < 0) throw std::runtime_error(std::string("cannot use the given listener: ") + std::strerror(errno));
+    return own;
 }
 
 }  // namespace
@@ -71,7 +82,7 @@ struct Proxy::Impl {
             }
         }
         if (!engine) engine = make_userspace_engine(ctx);
-        listener = listen_tcp(o.listen);
+        listener = o.listen_fd >= 0 ? adopt_listener(o.listen_fd) : listen_tcp(o.listen);
     }
 
     // Per-message routing over several backends of a description with barriers.

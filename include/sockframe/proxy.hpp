@@ -47,6 +47,10 @@ struct ProxyOptions {
     Description request;                  // frames client -> backend messages, holds [route]
     std::optional<Description> response;  // frames backend -> client messages; default: request
     std::string listen = "127.0.0.1:0";   // HOST:PORT; port 0 = the kernel picks (see Proxy::port())
+    // A listening socket to serve instead of `listen` (a worker's listener of a
+    // Steering or an SO_REUSEPORT group): the Proxy serves a duplicate of it, so the
+    // caller keeps and closes its own. -1: open `listen`.
+    int listen_fd = -1;
     std::vector<ProxyBackend> backends;
     std::optional<RouteMode> route;  // default: key when the description has a key, else connection
     ProxyPath path = ProxyPath::automatic;

@@ -2,7 +2,8 @@
 # `sockframe serve --listen RANGE --workers N` end to end, run inside a private network
 # namespace (test_serve_listen.sh makes it): ranges and IPv6 steered to the workers,
 # SIGKILL ends the steering, and without privilege a range names the capabilities
-# while one address and port is bound plainly.
+# while one address and port is bound plainly. Then `sockframe proxy` with the same
+# --listen and --workers: replies checked, both workers used, counters summed.
 set -euo pipefail
 ip link set lo up
 B="$SOCKFRAME_BIN"
@@ -69,6 +70,69 @@ wait_for_line "$out/detach.err" "was detached from the network namespace by anot
 if client 127.0.0.1 7777 2>/dev/null; then echo "port 7777 still answered after the detach"; exit 1; fi
 kill $serve; wait $serve
 
+echo "== proxy: a range and IPv6, two workers: every reply correct, both workers used, counters summed"
+python3 - <<'PY' &
+import socket, threading
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(("127.0.0.1", 6999)); l.listen(64)
+def echo(c):  # every byte back: each whole query returns as a whole reply
+    while (b := c.recv(65536)): c.sendall(b)
+    c.close()
+while True:
+    c, _ = l.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()
+PY
+backend=$!
+timeout 60 "$B" proxy dns --listen 127.0.0.1:7000-7999 --listen '[::1]:7000' --workers 2 --userspace \
+    --backend 127.0.0.1:6999 --route connection --format jsonl >"$out/proxy.jsonl" 2>"$out/proxy.err" &
+proxy=$!
+wait_for_line "$out/proxy.err" "sk_lookup, 2 workers"
+python3 - <<'PY'
+import random, socket, struct
+random.seed(13)
+targets = [("127.0.0.1", random.randint(7000, 7999)) for _ in range(40)] + [("::1", 7000)]
+for host, port in targets:
+    s = socket.create_connection((host, port), timeout=3)
+    q = struct.pack('>H', port) + b'\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01'
+    m = struct.pack('>H', len(q)) + q
+    s.sendall(m)
+    got = b''
+    while len(got) < len(m):
+        b = s.recv(4096)
+        assert b, f"{host}:{port}: connection closed after {len(got)} bytes"
+        got += b
+    assert got == m, f"{host}:{port}: wrong reply {got!r}"
+    s.close()
+for port in (6998, 8000):  # outside the range: untouched, nothing listens there
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=3); raise SystemExit(f"port {port} answered")
+    except ConnectionRefusedError:
+        pass
+PY
+kill $proxy; wait $proxy
+kill $backend; wait $backend 2>/dev/null || true
+python3 - "$out/proxy.jsonl" <<'PY' || { cat "$out/proxy.err" "$out/proxy.jsonl"; exit 1; }
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+totals = next(l for l in lines if "clients" in l)
+per_worker = next(l for l in lines if "worker_clients" in l)["worker_clients"]
+backend = next(l for l in lines if "backend" in l)
+assert totals["clients"] == 41 and sum(per_worker) == 41, (totals, per_worker)
+assert len(per_worker) == 2 and min(per_worker) > 0, per_worker  # the 4-tuple hash used both workers
+assert backend["messages"] == 41 and backend["replies"] == 41, backend
+PY
+
+echo "== proxy: another program detaches the link: the proxy warns"
+"$B" proxy dns --listen 127.0.0.1:7000-7999 --workers 2 --userspace --backend 127.0.0.1:6999 \
+    >/dev/null 2>"$out/pdetach.err" &
+proxy=$!
+wait_for_line "$out/pdetach.err" "sk_lookup"
+link=$(bpftool -j link show | python3 -c '
+import json, sys
+ns = int(sys.argv[1])
+print(*[l["id"] for l in json.load(sys.stdin) if l.get("type") == "netns" and l.get("netns_ino") == ns])' "$ns")
+bpftool link detach id "$link"
+wait_for_line "$out/pdetach.err" "was detached from the network namespace by another program"
+kill $proxy; wait $proxy
+
 echo "== no privilege: a range names the capabilities; one address and port is bound plainly"
 nocaps=(setpriv --bounding-set=-all --inh-caps=-all)
 if timeout 20 "${nocaps[@]}" "$B" serve dns --listen 127.0.0.1:7000-7999 2>"$out/nopriv.err"; then
@@ -82,4 +146,16 @@ wait_for_line "$out/plain.err" "SO_REUSEPORT, 2 workers"
 client 127.0.0.1 7001
 wait $serve
 grep -q '"hex":"00211b59' "$out/plain.jsonl" || { cat "$out/plain.err" "$out/plain.jsonl"; exit 1; }
+# The proxy has the same fallbacks: a range names the capabilities, one address and port
+# is an SO_REUSEPORT group of its workers.
+if timeout 20 "${nocaps[@]}" "$B" proxy dns --listen 127.0.0.1:7000-7999 --userspace --backend 127.0.0.1:6999 \
+    2>"$out/pnopriv.err"; then
+    echo "proxy range without privilege?"; exit 1
+fi
+grep -q "CAP_BPF" "$out/pnopriv.err" && grep -q "CAP_NET_ADMIN" "$out/pnopriv.err" || { cat "$out/pnopriv.err"; exit 1; }
+timeout 30 "${nocaps[@]}" "$B" proxy dns --listen 127.0.0.1:7002 --workers 2 --userspace --backend 127.0.0.1:6999 \
+    >/dev/null 2>"$out/pplain.err" &
+proxy=$!
+wait_for_line "$out/pplain.err" "127.0.0.1:7002 (SO_REUSEPORT, 2 workers) (port 7002)"
+kill $proxy; wait $proxy
 echo "all passed"

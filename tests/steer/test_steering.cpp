@@ -174,6 +174,43 @@ TEST_CASE("another program detaches the link: check() says so and the ports refu
     CHECK(connect_to("127.0.0.1", 35003) == -ECONNREFUSED);
 }
 
+// What `BPF_LINK_UPDATE` by another root program does: the link stays attached and
+// owned by us, but the kernel runs the new program. Here the new one passes every
+// lookup on (SK_PASS without a socket), so the normal lookup decides.
+TEST_CASE("another program replaces the link's program: check() names it and the new program decides") {
+    Steering s(options_for({"127.0.0.1:35100-35110"}, 2));
+    REQUIRE(steered_worker(s, "127.0.0.1", 35105) >= 0);
+    bpf_insn pass[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1},  // r0 = SK_PASS
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, load, .expected_attach_type = BPF_SK_LOOKUP);
+    int prog = bpf_prog_load(BPF_PROG_TYPE_SK_LOOKUP, "other_pass", "GPL", pass, 2, &load);
+    REQUIRE(prog >= 0);
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    REQUIRE(bpf_obj_get_info_by_fd(prog, &info, &len) == 0);
+    int link = bpf_link_get_fd_by_id(s.link_id());  // what `bpftool link update` would do
+    REQUIRE(link >= 0);
+    REQUIRE(bpf_link_update(link, prog, nullptr) == 0);
+    close(link);
+    std::string problem = s.check();
+    CHECK(problem.find("now runs program id " + std::to_string(info.id)) != std::string::npos);
+    CHECK(problem.find("another program replaced it") != std::string::npos);
+    uint64_t steered = s.counters().steered;
+    CHECK(connect_to("127.0.0.1", 35105) == -ECONNREFUSED);  // passed on: nothing is bound there
+    CHECK(s.counters().steered == steered);                  // our program no longer runs
+    // Something bound there now gets the connections: the normal lookup decides.
+    int plain = plain_listener("127.0.0.1", 35106);
+    REQUIRE(plain >= 0);
+    int c = connect_to("127.0.0.1", 35106);
+    CHECK(c >= 0);
+    auto [worker, server] = accept_any({plain});
+    CHECK(worker == 0);
+    for (int fd : {c, server, plain, prog})
+        if (fd >= 0) close(fd);
+}
+
 TEST_CASE("no privilege: the error names CAP_BPF and CAP_NET_ADMIN") {
     Child unprivileged([] {
         __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};

@@ -75,6 +75,8 @@ void bind_reuseport(ListenPlan& plan, const std::string& spec, unsigned workers)
         }
         if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&r.addr), r.len) != 0 || listen(fd, 512) != 0)
             throw std::runtime_error("cannot listen on " + spec + ": " + std::strerror(errno));
+        // Port 0: the kernel picked one for the first socket; the others join it there.
+        if (i == 0) getsockname(fd, reinterpret_cast<sockaddr*>(&r.addr), &r.len);
     }
     plan.summary = spec + (workers > 1 ? " (SO_REUSEPORT, " + std::to_string(workers) + " workers)" : "");
 }

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,11 +14,17 @@
 #include <sockframe/proxy.hpp>
 
 #include "command.hpp"
+#include "listen_plan.hpp"
+#include "proxy_workers.hpp"
+#include "steering_watch.hpp"
 
 namespace sockframe::cli {
 namespace {
 
-void print_counters(FILE* out, Format f, const ProxyCounters& c) {
+// The counters summed over the workers; with more than one, the clients each accepted.
+void print_counters(FILE* out, Format f, const ProxyCounters& c, const std::vector<uint64_t>& per_worker) {
+    std::string list;
+    for (uint64_t n : per_worker) list += (list.empty() ? "" : f == Format::jsonl ? "," : ", ") + std::to_string(n);
     if (f == Format::jsonl) {
         for (const ProxyBackendCounters& b : c.backends)
             std::fprintf(out,
@@ -35,6 +42,7 @@ void print_counters(FILE* out, Format f, const ProxyCounters& c) {
                      (unsigned long long)c.drops, (unsigned long long)c.no_backend, (unsigned long long)c.clients,
                      (unsigned long long)c.clients_closed, (unsigned long long)c.framing_errors,
                      (unsigned long long)c.backend_closed);
+        if (per_worker.size() > 1) std::fprintf(out, "{\"event\":\"stats\",\"worker_clients\":[%s]}\n", list.c_str());
     } else {
         for (const ProxyBackendCounters& b : c.backends)
             std::fprintf(out, "backend %s: %llu messages, %llu bytes, %llu replies, %llu reply bytes, %llu errors%s\n",
@@ -50,21 +58,25 @@ void print_counters(FILE* out, Format f, const ProxyCounters& c) {
                      (unsigned long long)c.drops, (unsigned long long)c.no_backend, (unsigned long long)c.clients,
                      (unsigned long long)c.clients_closed, (unsigned long long)c.framing_errors,
                      (unsigned long long)c.backend_closed);
+        if (per_worker.size() > 1)
+            std::fprintf(out, "workers %zu, clients per worker %s\n", per_worker.size(), list.c_str());
     }
     std::fflush(out);
 }
 
-Proxy* g_proxy = nullptr;
+ProxyWorkers* g_workers = nullptr;
 void on_signal(int) {
-    if (g_proxy) g_proxy->stop();  // writes an eventfd: async-signal-safe
+    if (g_workers) g_workers->stop();  // writes eventfds: async-signal-safe
 }
 
 int run(const Args& a) {
     ProxyOptions o;
     o.request = a.description();
     if (std::string r = a.value("--response"); !r.empty()) o.response = load_description_file(r);
-    o.listen = a.value("--listen");
-    if (o.listen.empty()) usage_error(a.command(), "missing --listen HOST:PORT");
+    std::vector<std::string> listen = a.values("--listen");
+    if (listen.empty()) usage_error(a.command(), "missing --listen HOST:PORT");
+    unsigned workers = static_cast<unsigned>(a.number("--workers", std::max(1u, std::thread::hardware_concurrency())));
+    if (workers == 0) usage_error(a.command(), "--workers must be at least 1");
     for (const std::string& b : a.values("--backend")) {
         try {
             o.backends.push_back(parse_backend(b));
@@ -96,18 +108,24 @@ int run(const Args& a) {
     Format format = a.format();
     unsigned long long interval = a.number("--stats-interval", 0);
 
-    Proxy proxy(std::move(o));
-    g_proxy = &proxy;
+    // The listeners (the same plan as serve's: a plain bind, SO_REUSEPORT or sk_lookup
+    // steering), then one engine per listener.
+    auto plan = open_listen_plan(listen, workers, a.flag("--take-over"));
+    ProxyWorkers proxies(o, plan->listeners);
+    g_workers = &proxies;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    const Proxy& proxy = proxies.first();
     std::string backends;
     for (const ProxyBackendCounters& b : proxy.counters().backends) backends += (backends.empty() ? "" : ", ") + b.name;
-    std::fprintf(stderr, "sockframe: proxying %s on %s (port %u) to %s (%s path, --route %s)\n",
-                 a.positional()[0].c_str(), a.value("--listen").c_str(), proxy.port(), backends.c_str(), proxy.path(),
-                 route_mode_name(proxy.route()));
+    std::string where = plan->summary;
+    if (!plan->steering) where += " (port " + std::to_string(proxy.port()) + ")";
+    std::fprintf(stderr, "sockframe: proxying %s on %s to %s (%s path, --route %s)\n", a.positional()[0].c_str(),
+                 where.c_str(), backends.c_str(), proxy.path(), route_mode_name(proxy.route()));
     std::fflush(stderr);
+    SteeringWatch watch(plan->steering.get());
 
     std::mutex mu;
     std::condition_variable cv;
@@ -117,17 +135,17 @@ int run(const Args& a) {
         stats = std::thread([&] {
             std::unique_lock l(mu);
             while (!cv.wait_for(l, std::chrono::seconds(interval), [&] { return done; }))
-                print_counters(stdout, format, proxy.counters());
+                print_counters(stdout, format, proxies.counters(), proxies.clients_per_worker());
         });
-    proxy.run();
+    proxies.run();
     {
         std::lock_guard l(mu);
         done = true;
     }
     cv.notify_all();
     if (stats.joinable()) stats.join();
-    g_proxy = nullptr;
-    print_counters(stdout, format, proxy.counters());
+    g_workers = nullptr;
+    print_counters(stdout, format, proxies.counters(), proxies.clients_per_worker());
     return 0;
 }
 
@@ -135,10 +153,15 @@ int run(const Args& a) {
 
 const Command proxy_command{
     "proxy",
-    "DESCRIPTION --listen HOST:PORT --backend [VALUE=]HOST:PORT... [options]",
+    "DESCRIPTION --listen HOST:PORT|HOST[/PREFIX]:LOW-HIGH... --backend [VALUE=]HOST:PORT... [options]",
     "route each whole message to a backend and each whole reply back",
     {
-        {"--listen", "HOST:PORT", "where clients connect"},
+        {"--listen", "HOST:PORT|HOST[/PREFIX]:LOW-HIGH",
+         "where clients connect; IPv6 as [::1]:PORT. One HOST:PORT is\nbound (SO_REUSEPORT per worker); ranges, "
+         "prefixes and\nseveral entries are steered with sk_lookup (CAP_BPF,\nCAP_NET_ADMIN)",
+         true},
+        {"--workers", "N", "proxy engines, each with its own listener and event loop\n(default: CPUs)"},
+        {"--take-over", "", "steer ports another socket already listens on"},
         {"--backend", "[VALUE=]HOST:PORT",
          "a backend (repeat for more); VALUE= names the first-message\nkey it serves with --route first-key "
          "(*= the default)",

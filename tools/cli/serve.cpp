@@ -20,6 +20,7 @@
 #include <sockframe/sender.hpp>
 
 #include "listen_plan.hpp"
+#include "steering_watch.hpp"
 
 namespace sockframe::cli {
 namespace {
@@ -40,9 +41,8 @@ struct ServeShared {
     const ServeOptions& o;
     Receiver& receiver;
     int signal_fd;
-    int stop_fd;  // an eventfd written once: wakes every worker's epoll for good
-    const Steering* steering = nullptr;  // checked now and then by the first worker
-    Sender* sender = nullptr;            // --echo: every accepted connection writes through it
+    int stop_fd;               // an eventfd written once: wakes every worker's epoll for good
+    Sender* sender = nullptr;  // --echo: every accepted connection writes through it
     std::atomic<long> next_id{1};
     std::atomic<unsigned long long> messages{0};
     std::atomic<unsigned> connections{0};
@@ -56,7 +56,7 @@ struct ServeShared {
 };
 
 // One worker: its own listener and event loop.
-void serve_worker(ServeShared& shared, int listener, bool first) {
+void serve_worker(ServeShared& shared, int listener) {
     const ServeOptions& o = shared.o;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
@@ -113,9 +113,6 @@ void serve_worker(ServeShared& shared, int listener, bool first) {
         }
     };
     int wait_ms = o.message_timeout_ms ? static_cast<int>(std::max(1u, o.message_timeout_ms / 4)) : -1;
-    // Another program may detach or replace the steering link: say so once.
-    bool watch_steering = first && shared.steering, steering_warned = false;
-    if (watch_steering) wait_ms = wait_ms < 0 ? 1000 : std::min(wait_ms, 1000);
 
     while (!shared.stopping) {
         epoll_event events[64];
@@ -158,11 +155,6 @@ void serve_worker(ServeShared& shared, int listener, bool first) {
         }
         // With a message timeout, every connection's receive() runs now and then: it is
         // where a peer that stopped inside a message is noticed.
-        if (n == 0 && watch_steering && !steering_warned)
-            if (std::string problem = shared.steering->check(); !problem.empty()) {
-                std::fprintf(stderr, "sockframe: warning: %s\n", problem.c_str());
-                steering_warned = true;
-            }
         if (n == 0 && o.message_timeout_ms)
             for (auto it = conns.begin(); it != conns.end() && !shared.stopping;) service((it++)->first);
     }
@@ -204,15 +196,18 @@ int serve(const Description& d, const ServeOptions& o) {
             stderr, "; parser %s, loaded in %.1f ms, %u instructions verified, delivery probe passed in %.1f ms",
             t.precompiled  ? "precompiled"
             : t.from_cache ? "from cache"
-                         : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
+                           : ("compiled in " + std::to_string(static_cast<int>(t.generate_compile_ms)) + " ms").c_str(),
             t.load_ms, t.verified_insns, t.probe_ms);
     std::fprintf(stderr, ")\n");
 
-    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC), plan->steering.get(), sender.get()};
+    ServeShared shared{o, *receiver, sfd, eventfd(0, EFD_CLOEXEC), sender.get()};
     std::vector<std::thread> workers;
     for (size_t i = 1; i < plan->listeners.size(); i++)
-        workers.emplace_back(serve_worker, std::ref(shared), plan->listeners[i], false);
-    serve_worker(shared, plan->listeners[0], true);
+        workers.emplace_back(serve_worker, std::ref(shared), plan->listeners[i]);
+    {
+        SteeringWatch watch(plan->steering.get());  // after the signal mask: the thread inherits it
+        serve_worker(shared, plan->listeners[0]);
+    }
     shared.stop();
     for (auto& w : workers) w.join();
     receiver.reset();
