@@ -38,10 +38,11 @@ void print_counters(FILE* out, Format f, const ProxyCounters& c, const std::vect
                          json_string(r.name).c_str(), (unsigned long long)r.messages, (unsigned long long)r.bytes);
         std::fprintf(out,
                      "{\"event\":\"stats\",\"drops\":%llu,\"no_backend\":%llu,\"clients\":%llu,"
-                     "\"clients_closed\":%llu,\"framing_errors\":%llu,\"backend_closed\":%llu}\n",
+                     "\"clients_closed\":%llu,\"framing_errors\":%llu,\"backend_closed\":%llu,"
+                     "\"first_message_timeouts\":%llu}\n",
                      (unsigned long long)c.drops, (unsigned long long)c.no_backend, (unsigned long long)c.clients,
                      (unsigned long long)c.clients_closed, (unsigned long long)c.framing_errors,
-                     (unsigned long long)c.backend_closed);
+                     (unsigned long long)c.backend_closed, (unsigned long long)c.first_message_timeouts);
         if (per_worker.size() > 1) std::fprintf(out, "{\"event\":\"stats\",\"worker_clients\":[%s]}\n", list.c_str());
     } else {
         for (const ProxyBackendCounters& b : c.backends)
@@ -54,10 +55,10 @@ void print_counters(FILE* out, Format f, const ProxyCounters& c, const std::vect
                          (unsigned long long)r.bytes);
         std::fprintf(out,
                      "drops %llu, no backend %llu, clients %llu (closed %llu), framing errors %llu, backends "
-                     "closed mid-stream %llu\n",
+                     "closed mid-stream %llu, first-message timeouts %llu\n",
                      (unsigned long long)c.drops, (unsigned long long)c.no_backend, (unsigned long long)c.clients,
                      (unsigned long long)c.clients_closed, (unsigned long long)c.framing_errors,
-                     (unsigned long long)c.backend_closed);
+                     (unsigned long long)c.backend_closed, (unsigned long long)c.first_message_timeouts);
         if (per_worker.size() > 1)
             std::fprintf(out, "workers %zu, clients per worker %s\n", per_worker.size(), list.c_str());
     }

@@ -73,6 +73,7 @@ ProxyCounters sum_counters(const std::vector<ProxyCounters>& per_worker) {
         sum.clients_closed += c.clients_closed;
         sum.framing_errors += c.framing_errors;
         sum.backend_closed += c.backend_closed;
+        sum.first_message_timeouts += c.first_message_timeouts;
     }
     return sum;
 }
