@@ -7,6 +7,7 @@ packages=(
   # build
   g++ meson ninja-build pkg-config cmake clang llvm clang-format
   libbpf-dev bpftool libelf-dev zlib1g-dev doctest-dev libtomlplusplus-dev
+  liburing-dev  # optional: the userspace path's io_uring engine (meson -Dio_uring=disabled builds without)
   # tests and tools
   iproute2 procps util-linux gnuplot-nox libclang-rt-14-dev
   # real protocol clients (tests/clients)

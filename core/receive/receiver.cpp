@@ -4,9 +4,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <stdexcept>
 
 #include "receive/delivery_probe.hpp"
 #include "receive/kernel_receiver.hpp"
+#include "receive/uring_probe.hpp"
+#include "receive/uring_receiver.hpp"
 
 namespace sockframe {
 namespace {
@@ -15,11 +18,24 @@ std::string first_line(const std::string& s) {
     return s.substr(0, s.find('\n'));
 }
 
+// The userspace path with the engine the options ask for.
+std::unique_ptr<Receiver> userspace_receiver(std::shared_ptr<const Description> d, Engine engine) {
+    if (engine == Engine::epoll) return make_userspace_receiver(std::move(d));
+    const std::string& why = uring_unavailable_reason();
+    if (why.empty()) return make_uring_receiver(std::move(d), engine == Engine::io_uring);
+    if (engine == Engine::io_uring) throw std::runtime_error("sockframe: io_uring engine unavailable: " + why);
+    return make_userspace_receiver(std::move(d));  // automatic: epoll, the reason in io_uring_unavailable()
+}
+
 }  // namespace
+
+const std::string& io_uring_unavailable() {
+    return uring_unavailable_reason();
+}
 
 std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOptions& o, ReceiverTimings* timings) {
     auto desc = std::make_shared<const Description>(d);
-    if (o.mode == Mode::userspace) return make_userspace_receiver(desc);
+    if (o.mode == Mode::userspace) return userspace_receiver(desc, o.engine);
     ReceiverTimings t;
     try {
         check_kernel_path_fits(d, o.load);
@@ -54,7 +70,7 @@ std::unique_ptr<Receiver> open_receiver(const Description& d, const ReceiverOpti
         else
             std::cerr << line << std::endl;
         if (timings) *timings = t;
-        return make_userspace_receiver(desc);
+        return userspace_receiver(desc, o.engine);
     }
 }
 

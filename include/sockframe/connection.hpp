@@ -146,6 +146,10 @@ public:
     // Takes ownership of an established TCP socket (it is closed with the connection).
     virtual std::unique_ptr<Connection> adopt(int fd) = 0;
     virtual const char* mode() const = 0;
+    // How the userspace path's sockets are read: "io_uring" (multishot receive into
+    // provided buffers; poll_fd() is the connection's ring) or "epoll" (recv on the
+    // socket; poll_fd() is the socket). ReceiverOptions::engine chooses.
+    virtual const char* engine() const { return "epoll"; }
     const Description& description() const { return *desc_; }
 
 protected:

@@ -20,8 +20,21 @@ enum class Mode {
     userspace,
 };
 
+// How the userspace path (Mode::userspace, or automatic's fallback) reads sockets.
+enum class Engine {
+    automatic,  // io_uring if io_uring_unavailable() is empty, else epoll
+    epoll,      // recv() when poll_fd() (the socket) is readable
+    io_uring,   // one ring per connection, a multishot receive into provided buffers; or an exception
+};
+
+// "" if the io_uring engine can run in this process (liburing in the build, io_uring
+// enabled, multishot receive with a provided buffer ring working: Linux 6.0+), else
+// why not, in one line. Checked once, on first call, on a loopback connection.
+const std::string& io_uring_unavailable();
+
 struct ReceiverOptions {
     Mode mode = Mode::automatic;
+    Engine engine = Engine::automatic;  // the userspace path's; the kernel path ignores it
     LoadOptions load;
     std::string object_path;  // a parser built by `sockframe build`; generated and compiled if empty
     std::function<void(const std::string&)> warn;  // the fallback warning (default: stderr)

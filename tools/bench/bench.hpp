@@ -13,7 +13,9 @@
 namespace sockframe::bench {
 
 // haproxy, dnsdist and direct run only in the proxy workload (proxy_cell.cpp).
-enum class Strategy { kernel, kernel_per_message, userspace, handwritten, naive, haproxy, dnsdist, direct };
+// userspace: the framer read with recv + epoll; uring: the same framer read through the
+// io_uring engine (multishot receive into provided buffers), not in the default list.
+enum class Strategy { kernel, kernel_per_message, userspace, uring, handwritten, naive, haproxy, dnsdist, direct };
 // proxy: client -> proxy -> two backends (the strategy is the proxy), see proxy_cell.cpp.
 enum class Workload { bulk, pingpong, drip, proxy };
 enum class Framing { length, delimiter };

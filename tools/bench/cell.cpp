@@ -757,9 +757,15 @@ CellResult run_cell(const CellSpec& spec, const Description& d, const Options& o
                 }
                 throw;
             }
-        } else if (spec.strategy == Strategy::userspace) {
+        } else if (spec.strategy == Strategy::userspace || spec.strategy == Strategy::uring) {
             ReceiverOptions ro;
             ro.mode = Mode::userspace;
+            // `userspace` stays the recv + epoll engine it always measured; `uring` is the other.
+            ro.engine = spec.strategy == Strategy::uring ? Engine::io_uring : Engine::epoll;
+            if (spec.strategy == Strategy::uring && !io_uring_unavailable().empty()) {
+                r.skipped = "io_uring engine unavailable: " + io_uring_unavailable();
+                return r;
+            }
             receiver = open_receiver(d, ro);
         }
 

@@ -33,6 +33,8 @@ const char* name(Strategy s) {
             return "kernel-per-message";
         case Strategy::userspace:
             return "userspace";
+        case Strategy::uring:
+            return "uring";
         case Strategy::handwritten:
             return "handwritten";
         case Strategy::naive:
@@ -139,6 +141,7 @@ double median(std::vector<double> v) {
     std::fprintf(stderr,
                  "usage: sockframe-bench [options]\n"
                  "  --strategies LIST   kernel,kernel-per-message,userspace,handwritten,naive (default: all);\n"
+                 "                      also uring: the userspace framer read through io_uring (userspace is epoll)\n"
                  "                      the proxy workload: kernel,userspace,handwritten,haproxy,dnsdist,direct\n"
                  "  --workload LIST     bulk,pingpong,drip,proxy (default: bulk,pingpong,drip); `--workload send\n"
                  "                      [--seconds S] [--local-delivery]`: the send side against plain send(),\n"
@@ -220,8 +223,8 @@ Options parse_options(int argc, char** argv) {
         if (a == "--strategies") {
             o.strategies =
                 parse_enum(value(),
-                           {Strategy::kernel, Strategy::kernel_per_message, Strategy::userspace, Strategy::handwritten,
-                            Strategy::naive, Strategy::haproxy, Strategy::dnsdist, Strategy::direct},
+                           {Strategy::kernel, Strategy::kernel_per_message, Strategy::userspace, Strategy::uring,
+                            Strategy::handwritten, Strategy::naive, Strategy::haproxy, Strategy::dnsdist, Strategy::direct},
                            "strategy");
         } else if (a == "--workload" || a == "--workloads") {
             o.workloads =
@@ -419,7 +422,7 @@ int main(int argc, char** argv) {
                     for (uint32_t conns : o.connections)
                         for (uint32_t depth : o.proxy_depths)
                             for (Strategy s : o.strategies)
-                                if (s != Strategy::kernel_per_message && s != Strategy::naive)
+                                if (s != Strategy::kernel_per_message && s != Strategy::naive && s != Strategy::uring)
                                     specs.push_back({s, w, Framing::length, size, conns, depth, proto});
     for (Workload w : o.workloads)
         if (w != Workload::proxy)
