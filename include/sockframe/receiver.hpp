@@ -34,7 +34,9 @@ const std::string& io_uring_unavailable();
 
 struct ReceiverOptions {
     Mode mode = Mode::automatic;
-    Engine engine = Engine::automatic;  // the userspace path's; the kernel path ignores it
+    // The userspace path's; the kernel path ignores it. epoll by default: the io_uring
+    // engine measured slower than recv + epoll here (docs/performance.md, lever 4).
+    Engine engine = Engine::epoll;
     LoadOptions load;
     std::string object_path;  // a parser built by `sockframe build`; generated and compiled if empty
     std::function<void(const std::string&)> warn;  // the fallback warning (default: stderr)

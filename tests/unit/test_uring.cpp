@@ -114,7 +114,9 @@ TEST_CASE("the engine is what was asked for: a ring to poll, not the socket") {
     CHECK(p.conn->poll_fd() == p.conn->socket());
     CHECK(std::string(u.conn->mode()) == "userspace");
     ReceiverOptions o;
-    o.mode = Mode::userspace;  // Engine::automatic: io_uring here, since it is available
+    o.mode = Mode::userspace;
+    CHECK(std::string(open_receiver(e.desc, o)->engine()) == "epoll");  // the default
+    o.engine = Engine::automatic;  // io_uring here, since it is available
     CHECK(std::string(open_receiver(e.desc, o)->engine()) == "io_uring");
 }
 
