@@ -21,7 +21,9 @@ marks_before=$(marks)
 
 # A DNS query of 14 bytes (length 12 + 12 bytes), one per call; $2 = id byte.
 dns_msg() { printf '\x00\x0c\x%02x\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' "$1"; }
-port() { echo $((20000 + RANDOM % 20000)); }
+# A port no socket holds now (the kernel picks it): a random one collided now and then
+# with a port in use, and serve then refused to start (CI, 2 December 2026).
+port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # wait_for FILE PATTERN SECONDS
 wait_for() { for _ in $(seq $(( $3 * 20 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 # send_msgs PORT N [keep-open-seconds]
